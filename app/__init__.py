@@ -1,0 +1,1 @@
+"""Intake server: FastAPI app holding ciphertext only."""

@@ -1,0 +1,75 @@
+"""Subresource-integrity values for every script and stylesheet the pages load.
+
+The page carries an `integrity` attribute for each file it loads, so a file
+altered on the server's disk (or by anything between the disk and the
+browser) is refused by the browser instead of run. Values are computed from
+the files themselves when the app starts, so they cannot drift from what is
+served.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+# Files the applicant's page may load; the vendored ones come from npm (see
+# scripts/vendor_assets.py) and are absent until `make vendor` has run.
+PAGE_ASSETS = (
+    "css/intake.css",
+    "js/intake-page.js",
+    "js/intake-crypto.js",
+    "js/sodium-loader.js",
+    "js/pow.js",
+    "vendor/libsodium.mjs",
+    "vendor/libsodium-wrappers.mjs",
+    "vendor/libsodium.js",
+    "vendor/libsodium-wrappers.js",
+)
+
+
+class MissingAsset(RuntimeError):
+    """A file the page needs is not on disk (run `make vendor`)."""
+
+
+def sri(data: bytes) -> str:
+    """The SRI string (sha384) of `data`."""
+    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class AssetIndex:
+    """URL path and integrity value of each page asset."""
+
+    integrity: dict[str, str]
+
+    def url(self, name: str) -> str:
+        return f"/static/{name}"
+
+    def sri(self, name: str) -> str:
+        return self.integrity[name]
+
+    def vendor_sri(self) -> dict[str, str]:
+        """What sodium-loader.js needs: vendor file name to SRI."""
+        prefix = "vendor/"
+        return {k[len(prefix):]: v for k, v in self.integrity.items() if k.startswith(prefix)}
+
+
+def build_asset_index(static_dir: Path = STATIC_DIR) -> AssetIndex:
+    """Hash every page asset; refuse to start without one, rather than serve a broken page."""
+    integrity: dict[str, str] = {}
+    missing = []
+    for name in PAGE_ASSETS:
+        path = static_dir / name
+        if not path.is_file():
+            missing.append(name)
+            continue
+        integrity[name] = sri(path.read_bytes())
+    if missing:
+        raise MissingAsset(
+            "missing page assets: " + ", ".join(missing) + " (run `make vendor` to fetch libsodium.js)"
+        )
+    return AssetIndex(integrity)

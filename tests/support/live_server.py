@@ -1,0 +1,91 @@
+"""A real server process: `intake migrate`, `intake manifests import`, `intake serve`.
+
+The end-to-end tests talk to it over loopback exactly as a browser and a
+courier would, and read its log file afterwards (it must hold no client IP and
+no plaintext).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    database_url: str
+    blob_dir: Path
+    log_path: Path
+    env: dict[str, str]
+
+
+def server_env(database_url: str, blob_dir: Path, trust_root: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        INTAKE_DATABASE_URL=database_url,
+        INTAKE_BLOB_DIR=str(blob_dir),
+        INTAKE_TRUST_ROOT=trust_root,
+        INTAKE_ENVIRONMENT="test",
+        INTAKE_POW_SECRET="test-only-pow-secret-0123456789abcdef",
+    )
+    env.update(extra)
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run one of the project's console scripts; fail the test with its stderr if it fails."""
+    result = subprocess.run([str(BIN / args[0]), *args[1:]], env=env, capture_output=True,
+                            text=True, timeout=300, check=False)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@contextmanager
+def live_server(*, database_url: str, blob_dir: Path, log_path: Path, trust_root: str,
+                genesis: Path, **extra_env: str) -> Iterator[LiveServer]:
+    env = server_env(database_url, blob_dir, trust_root, **extra_env)
+    run_cli(["intake", "migrate"], env)
+    run_cli(["intake", "manifests", "import", str(genesis)], env)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen([str(BIN / "intake"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v1/manifests", timeout=2) as resp:  # noqa: S310 -- loopback test URL
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"server did not start; log:\n{log_path.read_text(errors='replace')}")
+            time.sleep(0.2)
+        yield LiveServer(url, database_url, blob_dir, log_path, env)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
