@@ -1,0 +1,265 @@
+"""Courier bundles: the tar stream that carries ciphertext to the air gap (PROTOCOL.md v2).
+
+A bundle is an uncompressed POSIX tar stream, written and read chunk by chunk.
+Everything in it is hostile to the verifier: the reader accepts only the
+fixed member names, only regular files, only in the fixed order, and only
+``.env`` members its ``meta.json`` announced; it spools each envelope to a
+temporary file and never creates a path named by the archive.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import IO, Any, BinaryIO
+
+from crypto.encoding import b64d, canonical_json, is_int, load_json, parse_time
+from crypto.envelope import MAX_MANIFEST_VERSION
+from crypto.errors import InvalidEnvelope
+
+CHAIN_NAME = "chain.json"
+_META_RE = re.compile(r"s/([0-9a-f]{32})/meta\.json")
+_ENV_RE = re.compile(r"s/([0-9a-f]{32})/(form|[0-9a-f]{32})\.env")
+_SID_RE = re.compile(r"[0-9a-f]{32}")
+_EID_RE = re.compile(r"form|[0-9a-f]{32}")
+MAX_CHAIN_BYTES = 16 * 2**20
+MAX_META_BYTES = 1 * 2**20
+_SPOOL_MAX = 2**20
+_COPY = 1 << 16
+SUBMISSION_KINDS = ("submission", "followup")
+
+
+@dataclass
+class ChainItem:
+    """The manifest chain the server sent (unverified: the caller walks it)."""
+
+    chain: list[dict[str, Any]]
+
+
+@dataclass
+class SubmissionItem:
+    """One submission: its meta and its envelopes, each spooled to a temporary file.
+
+    The spools are the caller's to read and ``close()``; names, sizes and ids
+    are the server's claims, checked for form only.
+    """
+
+    meta: dict[str, Any]
+    envelopes: list[tuple[str, IO[bytes]]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for _eid, spool in self.envelopes:
+            spool.close()
+
+
+BundleItem = ChainItem | SubmissionItem
+
+
+def check_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a submission's ``meta.json`` document (``ValueError`` if bad)."""
+    if not isinstance(meta, Mapping) or set(meta) != {"id", "kind", "received", "envelopes"}:
+        raise ValueError("meta must have exactly id, kind, received, envelopes")
+    if not isinstance(meta["id"], str) or not _SID_RE.fullmatch(meta["id"]):
+        raise ValueError("meta id must be 32 lowercase hex")
+    if meta["kind"] not in SUBMISSION_KINDS:
+        raise ValueError("meta kind must be submission or followup")
+    parse_time(meta["received"])
+    envs = meta["envelopes"]
+    if not isinstance(envs, list) or not envs:
+        raise ValueError("meta envelopes must be a non-empty list")
+    seen: set[str] = set()
+    for env in envs:
+        if not isinstance(env, Mapping) or set(env) != {"id", "size", "digest"}:
+            raise ValueError("envelope entry must have exactly id, size, digest")
+        eid = env["id"]
+        if not isinstance(eid, str) or not _EID_RE.fullmatch(eid) or eid in seen:
+            raise ValueError("envelope ids must be form or 32 hex, each once")
+        seen.add(eid)
+        if not is_int(env["size"]) or not 0 < env["size"] <= MAX_MANIFEST_VERSION:
+            raise ValueError("envelope size")
+        if len(b64d(env["digest"])) != 32:
+            raise ValueError("envelope digest")
+    return dict(meta)
+
+
+def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = 0o600
+    info.mtime = 0  # no timestamps: they would say when the courier ran
+    info.type = tarfile.REGTYPE
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+class BundleWriter:
+    """Writes a bundle to ``dst`` as a stream: chain first, then submissions."""
+
+    def __init__(self, dst: BinaryIO) -> None:
+        self._tar = tarfile.open(fileobj=dst, mode="w|", format=tarfile.PAX_FORMAT)  # noqa: SIM115
+        self._have_chain = False
+        self._sids: set[str] = set()
+        self._closed = False
+
+    def _add_bytes(self, name: str, data: bytes) -> None:
+        self._tar.addfile(_tarinfo(name, len(data)), io.BytesIO(data))
+
+    def add_chain(self, chain: Sequence[Mapping[str, Any]]) -> None:
+        if self._have_chain or self._closed:
+            raise ValueError("chain.json is the first member and comes once")
+        self._add_bytes(CHAIN_NAME, canonical_json({"chain": [dict(c) for c in chain]}))
+        self._have_chain = True
+
+    def add_submission(
+        self, meta: Mapping[str, Any], envelopes: Iterable[tuple[str, int, IO[bytes]]]
+    ) -> None:
+        """Write ``meta.json`` then each envelope, streaming ``size`` bytes from its file."""
+        if not self._have_chain or self._closed:
+            raise ValueError("add_chain first")
+        meta = check_meta(meta)
+        sid = meta["id"]
+        if sid in self._sids:
+            raise ValueError("submission written twice")
+        self._sids.add(sid)
+        sizes = {e["id"]: e["size"] for e in meta["envelopes"]}
+        self._add_bytes(f"s/{sid}/meta.json", canonical_json(meta))
+        written: set[str] = set()
+        for eid, size, fh in envelopes:
+            if sizes.get(eid) != size or eid in written:
+                raise ValueError("envelope not announced in meta, size differs, or repeated")
+            written.add(eid)
+            self._tar.addfile(_tarinfo(f"s/{sid}/{eid}.env", size), fh)
+        if written != set(sizes):
+            raise ValueError("every envelope announced in meta must be written")
+
+    def close(self) -> None:
+        """Finish the tar stream (``dst`` itself stays open)."""
+        if not self._closed:
+            self._closed = True
+            self._tar.close()
+
+    def __enter__(self) -> BundleWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+_TAR_ERRORS = (tarfile.TarError, EOFError, ValueError, UnicodeError, OverflowError)
+
+
+def _malformed() -> InvalidEnvelope:
+    return InvalidEnvelope("malformed")
+
+
+def _read_json_member(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> Any:
+    if member.size > limit:
+        raise _malformed()
+    fh = tar.extractfile(member)
+    if fh is None:
+        raise _malformed()
+    data = fh.read(limit + 1)
+    if len(data) != member.size:
+        raise _malformed()
+    return load_json(data)
+
+
+def _spool_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    fh = tar.extractfile(member)
+    if fh is None:
+        raise _malformed()
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MAX)  # noqa: SIM115
+    try:
+        left = member.size
+        while left:
+            piece = fh.read(min(left, _COPY))
+            if not piece:
+                raise _malformed()
+            spool.write(piece)
+            left -= len(piece)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+def read_bundle(src: BinaryIO) -> Iterator[BundleItem]:
+    """Yield the chain, then each submission once all its envelopes are spooled.
+
+    ``InvalidEnvelope("malformed")`` for a broken tar stream, a wrong name,
+    type or order, an envelope not announced (or missing, or of another size
+    than announced), or a repeated submission.
+    """
+    pending: SubmissionItem | None = None
+    announced: dict[str, int] = {}
+    sids: set[str] = set()
+    try:
+        tar = tarfile.open(fileobj=src, mode="r|")  # noqa: SIM115
+        have_chain = False
+        for member in tar:
+            # Regular files only: no links, devices, directories or sparse files.
+            if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE) or member.issparse():
+                raise _malformed()
+            name = member.name
+            if not have_chain:
+                if name != CHAIN_NAME:
+                    raise _malformed()
+                doc = _read_json_member(tar, member, MAX_CHAIN_BYTES)
+                if (
+                    not isinstance(doc, dict)
+                    or set(doc) != {"chain"}
+                    or not isinstance(doc["chain"], list)
+                    or not all(isinstance(c, dict) for c in doc["chain"])
+                ):
+                    raise _malformed()
+                have_chain = True
+                yield ChainItem(doc["chain"])
+                continue
+            meta_match = _META_RE.fullmatch(name)
+            env_match = _ENV_RE.fullmatch(name)
+            if meta_match:
+                if pending is not None:
+                    if announced:
+                        raise _malformed()  # an announced envelope never came
+                    item, pending = pending, None
+                    yield item
+                sid = meta_match.group(1)
+                meta = check_meta(_read_json_member(tar, member, MAX_META_BYTES))
+                if meta["id"] != sid or sid in sids:
+                    raise _malformed()
+                sids.add(sid)
+                pending = SubmissionItem(meta)
+                announced = {e["id"]: e["size"] for e in meta["envelopes"]}
+            elif env_match:
+                sid, eid = env_match.group(1), env_match.group(2)
+                if pending is None or pending.meta["id"] != sid:
+                    raise _malformed()
+                if announced.pop(eid, None) != member.size:
+                    raise _malformed()  # not announced, already seen, or another size
+                pending.envelopes.append((eid, _spool_member(tar, member)))
+            else:
+                raise _malformed()
+        if not have_chain:
+            raise _malformed()
+        if pending is not None:
+            if announced:
+                raise _malformed()
+            item, pending = pending, None
+            yield item
+    except _TAR_ERRORS as exc:
+        raise _malformed() from exc
+    finally:
+        if pending is not None:
+            pending.close()

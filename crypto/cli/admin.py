@@ -1,0 +1,674 @@
+"""intake-admin: the admins' offline tool for key manifests.
+
+No password ever sits on a server: the authority to change who can read
+submissions is a threshold of admin signatures over a manifest. Changes are
+written as unsigned drafts; each admin signs on their own machine (`sign`),
+someone collects the signature files (`combine`), anyone can check the result
+(`verify`) and `publish` uploads it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shlex
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+import crypto
+
+from . import transport
+from .common import (
+    MANIFEST_PAYLOAD_TYPE,
+    InputError,
+    ToolError,
+    ToolGroup,
+    TrustError,
+    dump_json,
+    load_chain_file,
+    new_passphrase,
+    now_utc,
+    open_one_key,
+    read_json_file,
+    refuse_existing,
+    say,
+    stderr_console,
+    verify_chain_or_fail,
+    warn,
+    write_file,
+    write_new_key,
+)
+from .hostile import visible
+from .keygen import generate_key
+from .manifests import (
+    DetachedSignature,
+    build_draft,
+    check_label,
+    diff_lines,
+    effective_now_for,
+    fp,
+    load_dsse,
+    load_manifest_file,
+    load_public_key,
+    normalise_kid,
+    parse_or_fail,
+    parse_signature_file,
+    print_manifest,
+    signature_for,
+    verifier_kid_from,
+)
+
+PROG = "intake-admin"
+# Public by design: printed loudly and written into README.txt as DEMO ONLY.
+DEMO_PASSPHRASE = "demo-only-not-secret"  # noqa: S105  # nosec B105
+DEMO_MARKER = ".intake-demo"
+MAX_ADMINS = 32
+PathArg = click.Path(path_type=Path)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@click.group(cls=ToolGroup, prog=PROG, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Create and sign key manifests offline."""
+
+
+# --------------------------------------------------------------------------
+# keys and genesis
+
+
+@cli.command()
+@click.option("--out", required=True, type=PathArg, help="The new key file (written 0600).")
+@click.option("--label", required=True, help="A short name others will see.")
+@click.option("--kind", type=click.Choice(["admin", "courier"]), default="admin", show_default=True)
+@click.option("--public-out", type=PathArg, help="Also write the public part to this file.")
+@click.option("--qr-png", type=PathArg, help="Also write the public part as a QR code PNG.")
+def keygen(out: Path, label: str, kind: str, public_out: Path | None, qr_png: Path | None) -> None:
+    """Make an admin (or courier) key file and show its public part."""
+    generate_key(kind, out, label, public_out, qr_png)
+
+
+def _fresh_dir(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"{out} already exists and is not empty", "choose a new folder")
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _genesis(
+    org: dict[str, str],
+    admins: list[crypto.Identity],
+    threshold: int,
+    expires_days: int,
+    verifiers: list[crypto.VerifierEntry] | None = None,
+    couriers: list[crypto.PublicKey] | None = None,
+) -> tuple[dict[str, Any], crypto.TrustRoot]:
+    now = now_utc()
+    try:
+        payload = crypto.build_manifest_payload(
+            version=1,
+            issued=now,
+            expires=now + dt.timedelta(days=expires_days),
+            org=org,
+            threshold=threshold,
+            admins=[a.public() for a in admins],
+            verifiers=verifiers or [],
+            couriers=couriers or [],
+        )
+    except ValueError as exc:
+        raise InputError(f"these settings do not make a valid manifest: {exc}", None) from None
+    signed = crypto.dsse_sign(MANIFEST_PAYLOAD_TYPE, payload, admins)
+    root = crypto.TrustRoot(threshold, frozenset(a.sign_kid for a in admins))
+    verify_chain_or_fail([signed], root)  # self-check: what we hand out must verify
+    return signed, root
+
+
+def _write_genesis(out: Path, signed: dict[str, Any], root: crypto.TrustRoot) -> None:
+    write_file(out / "manifest-1.json", dump_json(signed), mode=0o644)
+    write_file(out / "chain.json", dump_json({"chain": [signed]}), mode=0o644)
+    write_file(out / "trust-root.json", dump_json(root.to_json()), mode=0o644)
+
+
+@cli.command()
+@click.option("--org", required=True, help="The organisation's name, as applicants will see it.")
+@click.option("--contact", required=True, help="How applicants can reach the organisation.")
+@click.option("--admins", "count", required=True, type=click.IntRange(1, MAX_ADMINS))
+@click.option("--threshold", required=True, type=click.IntRange(1, MAX_ADMINS))
+@click.option("--out", required=True, type=PathArg, help="A new folder for keys and manifest.")
+@click.option("--expires-days", default=365, show_default=True, type=click.IntRange(1, 3650))
+def init(org: str, contact: str, count: int, threshold: int, out: Path, expires_days: int) -> None:
+    """Create N admin keys and the genesis manifest signed by all of them."""
+    if threshold > count:
+        raise InputError(
+            f"threshold {threshold} is more than {count} admins", "use --threshold <= --admins"
+        )
+    _fresh_dir(out)
+    admins: list[crypto.Identity] = []
+    for n in range(1, count + 1):
+        path = out / f"admin-{n}.key"
+        identity = crypto.generate_identity("admin", f"admin-{n}")
+        write_new_key(path, identity, new_passphrase(path))
+        write_file(out / f"admin-{n}.pub.json", dump_json(identity.public().to_json()), mode=0o644)
+        admins.append(identity)
+        say(f"admin-{n}: {fp(identity.sign_kid)}")
+    signed, root = _genesis({"name": org, "contact": contact}, admins, threshold, expires_days)
+    _write_genesis(out, signed, root)
+    genesis = parse_or_fail(signed, "genesis")
+    say(
+        f"genesis manifest written to {out / 'manifest-1.json'} (fingerprint {genesis.fingerprint})"
+    )
+    say("Pin this trust root in the server's configuration and in every verifier's keyring")
+    say(f"(it is also in {out / 'trust-root.json'}):")
+    click.echo(json.dumps(root.to_json()))
+    say("Give each admin key file to its admin; keep no copies together.")
+
+
+@cli.command()
+@click.option("--out", required=True, type=PathArg, help="A new folder for the demo organisation.")
+@click.option("--force", is_flag=True, help="Replace an earlier demo folder.")
+@click.option(
+    "--server",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Server URL written into README.txt.",
+)
+def demo(out: Path, force: bool, server: str) -> None:
+    """Create the DEMO ONLY organisation used by `make run` (fixed, public passphrase)."""
+    if out.exists():
+        if not force:
+            raise InputError(
+                f"{out} already exists", "add --force to replace an earlier demo folder"
+            )
+        if not (out / DEMO_MARKER).is_file() and any(out.iterdir()):
+            raise InputError(
+                f"{out} is not a demo folder (no {DEMO_MARKER})",
+                "refusing to delete it; choose another",
+            )
+        shutil.rmtree(out)
+    out.mkdir(mode=0o700, parents=True)
+    for sub in ("admins", "keyring", "courier"):
+        (out / sub).mkdir(mode=0o700)
+    write_file(out / DEMO_MARKER, b"made by intake-admin demo\n")
+    banner = f"DEMO ONLY: every key here has the public passphrase {DEMO_PASSPHRASE!r}"
+    warn(banner)
+    admins = [crypto.generate_identity("admin", f"demo-admin-{n}") for n in (1, 2)]
+    verifier = crypto.generate_identity("verifier", "demo-verifier")
+    courier = crypto.generate_identity("courier", "demo-courier")
+    for n, admin in enumerate(admins, 1):
+        write_new_key(out / "admins" / f"admin-{n}.key", admin, DEMO_PASSPHRASE)
+    write_new_key(out / "keyring" / "verifier.key", verifier, DEMO_PASSPHRASE)
+    write_new_key(out / "courier" / "courier.key", courier, DEMO_PASSPHRASE)
+    write_file(out / "verifier.pub.json", dump_json(verifier.public().to_json()), mode=0o644)
+    write_file(out / "courier.pub.json", dump_json(courier.public().to_json()), mode=0o644)
+    signed, root = _genesis(
+        {"name": "Demo organisation (DEMO ONLY)", "contact": "demo@example.invalid"},
+        admins,
+        2,
+        365,
+        verifiers=[crypto.VerifierEntry.from_public(verifier.public())],
+        couriers=[courier.public()],
+    )
+    _write_genesis(out, signed, root)
+    write_file(out / "keyring" / "trust-root.json", dump_json(root.to_json()), mode=0o644)
+    write_file(out / "README.txt", _demo_readme(out.resolve(), server).encode(), mode=0o644)
+    say(f"demo organisation written to {out}; see {out / 'README.txt'}")
+    click.echo(json.dumps(root.to_json()))
+    warn(banner)
+
+
+def _demo_readme(folder: Path, server_url: str) -> str:
+    out, server = shlex.quote(str(folder)), shlex.quote(server_url)
+    return f"""DEMO ONLY -- NOT FOR REAL USE
+==============================
+
+Every key file in this folder is protected by the PUBLIC passphrase
+    {DEMO_PASSPHRASE}
+Anyone who has read this file can open them. Never use these keys for real
+submissions.
+
+Trust root (pin it in the server's configuration): {out}/trust-root.json
+Manifest chain (genesis, 2 admins, threshold 2):   {out}/chain.json
+
+Round trip, with the server at {server}:
+
+  export INTAKE_PASSPHRASE={DEMO_PASSPHRASE}
+
+  # online side: fetch the ciphertext
+  intake-courier pull --server {server} --key {out}/courier/courier.key --out {out}/bundle.tar
+
+  # air-gapped side: open it into readable cases
+  intake-verifier decrypt {out}/bundle.tar --keyring {out}/keyring --out {out}/cases
+
+  # let the server delete what was opened
+  intake-verifier receipts --keyring {out}/keyring --cases {out}/cases --out {out}/receipts.json
+  intake-courier push {out}/receipts.json --server {server} --key {out}/courier/courier.key
+
+  # answer an applicant (CASE is a folder name under {out}/cases)
+  intake-verifier reply {out}/cases/CASE --keyring {out}/keyring --status received \\
+      --message "We have your application." --out {out}/replies.json
+  intake-courier push {out}/replies.json --server {server} --key {out}/courier/courier.key
+
+Admin keys (both needed to sign a new manifest): {out}/admins/admin-1.key, admin-2.key
+"""
+
+
+# --------------------------------------------------------------------------
+# drafts
+
+
+def draft_options(func: F) -> F:
+    """Options every draft command shares: the current manifest and the draft file."""
+    func = click.option(
+        "--expires-days",
+        type=click.IntRange(1, 3650),
+        help="New expiry, in days from now (default: keep the current one).",
+    )(func)
+    func = click.option("--out", required=True, type=PathArg, help="The unsigned draft to write.")(
+        func
+    )
+    func = click.option(
+        "--current",
+        "current_path",
+        required=True,
+        type=PathArg,
+        help="The current signed manifest (or the chain file).",
+    )(func)
+    return func
+
+
+def _expiry(days: int | None) -> dt.datetime | None:
+    return now_utc() + dt.timedelta(days=days) if days is not None else None
+
+
+def _write_draft(out: Path, current: crypto.Manifest, draft: dict[str, Any]) -> None:
+    refuse_existing(out)
+    new = parse_or_fail(draft, "the draft")
+    write_file(out, dump_json(draft), mode=0o644)
+    say(f"draft of manifest version {new.version} written to {out} (unsigned)")
+    for line in diff_lines(current, new):
+        say("  " + line)
+    say(f"next: each admin runs `{PROG} sign {out} --key ADMIN.key --out SIG.json`")
+
+
+@cli.command("add-verifier")
+@click.argument("public_path", type=PathArg)
+@draft_options
+@click.option("--label", help="Override the label in the public key file.")
+def add_verifier(
+    public_path: Path, current_path: Path, out: Path, expires_days: int | None, label: str | None
+) -> None:
+    """Draft: add a verifier (it will receive every new submission)."""
+    current = load_manifest_file(current_path, "current manifest")
+    key = load_public_key(public_path, "verifier")
+    entry = crypto.VerifierEntry.from_public(key)
+    if label is not None:
+        entry = crypto.VerifierEntry(
+            entry.kid, check_label(label), entry.x25519, entry.ed25519, "active"
+        )
+    else:
+        check_label(entry.label)
+    if verifier_kid_from(current, entry.kid) is not None:
+        raise InputError(
+            f"verifier {fp(entry.kid)} is already listed", "use retire/revoke to change it"
+        )
+    draft = build_draft(
+        current, verifiers=[*current.verifiers, entry], expires=_expiry(expires_days)
+    )
+    _write_draft(out, current, draft)
+
+
+def _find_verifier(current: crypto.Manifest, kid_text: str) -> crypto.VerifierEntry:
+    entry = verifier_kid_from(current, normalise_kid(kid_text))
+    if entry is None:
+        raise InputError(
+            f"no verifier {kid_text!r} in manifest version {current.version}",
+            f"list them with `{PROG} show --current`",
+        )
+    return entry
+
+
+@cli.command()
+@click.argument("kid")
+@draft_options
+def retire(kid: str, current_path: Path, out: Path, expires_days: int | None) -> None:
+    """Draft: retire a verifier (nothing new is sealed to it; its replies still verify)."""
+    current = load_manifest_file(current_path, "current manifest")
+    target = _find_verifier(current, kid)
+    if not target.active:
+        raise InputError(f"verifier {fp(target.kid)} is already retired", None)
+    verifiers = [
+        crypto.VerifierEntry(v.kid, v.label, v.x25519, v.ed25519, "retired")
+        if v.kid == target.kid
+        else v
+        for v in current.verifiers
+    ]
+    _write_draft(
+        out, current, build_draft(current, verifiers=verifiers, expires=_expiry(expires_days))
+    )
+
+
+@cli.command()
+@click.argument("kid")
+@draft_options
+def revoke(kid: str, current_path: Path, out: Path, expires_days: int | None) -> None:
+    """Draft: remove a verifier entirely (for a lost or compromised key)."""
+    current = load_manifest_file(current_path, "current manifest")
+    target = _find_verifier(current, kid)
+    verifiers = [v for v in current.verifiers if v.kid != target.kid]
+    _write_draft(
+        out, current, build_draft(current, verifiers=verifiers, expires=_expiry(expires_days))
+    )
+
+
+@cli.command("add-courier")
+@click.argument("public_path", type=PathArg)
+@draft_options
+def add_courier(public_path: Path, current_path: Path, out: Path, expires_days: int | None) -> None:
+    """Draft: add a courier key (may pull ciphertext and push receipts and replies)."""
+    current = load_manifest_file(current_path, "current manifest")
+    key = load_public_key(public_path, "courier")
+    check_label(key.label)
+    if any(c.sign_kid == key.sign_kid for c in current.couriers):
+        raise InputError(f"courier {fp(key.sign_kid)} is already listed", None)
+    draft = build_draft(current, couriers=[*current.couriers, key], expires=_expiry(expires_days))
+    _write_draft(out, current, draft)
+
+
+@cli.command("remove-courier")
+@click.argument("kid")
+@draft_options
+def remove_courier(kid: str, current_path: Path, out: Path, expires_days: int | None) -> None:
+    """Draft: remove a courier key."""
+    current = load_manifest_file(current_path, "current manifest")
+    wanted = normalise_kid(kid)
+    couriers = [c for c in current.couriers if c.sign_kid != wanted]
+    if len(couriers) == len(current.couriers):
+        raise InputError(f"no courier {kid!r} in manifest version {current.version}", None)
+    _write_draft(
+        out, current, build_draft(current, couriers=couriers, expires=_expiry(expires_days))
+    )
+
+
+@cli.command("rotate-admins")
+@click.argument("more", nargs=-1, type=PathArg)
+@click.option(
+    "--new-admins",
+    "new_admins",
+    multiple=True,
+    type=PathArg,
+    help="Public key files of the new admin set (repeat, or list them after it).",
+)
+@click.option("--threshold", required=True, type=click.IntRange(1, MAX_ADMINS))
+@draft_options
+def rotate_admins(
+    more: tuple[Path, ...],
+    new_admins: tuple[Path, ...],
+    threshold: int,
+    current_path: Path,
+    out: Path,
+    expires_days: int | None,
+) -> None:
+    """Draft: replace the admin set (both the old and the new set must sign)."""
+    current = load_manifest_file(current_path, "current manifest")
+    paths = [*new_admins, *more]
+    if not paths:
+        raise InputError("no new admin keys given", "--new-admins A.pub.json B.pub.json ...")
+    keys = [load_public_key(p, "admin") for p in paths]
+    if len({k.sign_kid for k in keys}) != len(keys):
+        raise InputError("the same admin key is listed twice", None)
+    if threshold > len(keys):
+        raise InputError(f"threshold {threshold} is more than {len(keys)} admins", None)
+    draft = build_draft(current, admins=keys, threshold=threshold, expires=_expiry(expires_days))
+    _write_draft(out, current, draft)
+
+
+@cli.command()
+@click.option("--current", "current_path", required=True, type=PathArg)
+@click.option("--out", required=True, type=PathArg)
+@click.option("--expires-days", default=365, show_default=True, type=click.IntRange(1, 3650))
+def renew(current_path: Path, out: Path, expires_days: int) -> None:
+    """Draft: the same keys with a new expiry."""
+    current = load_manifest_file(current_path, "current manifest")
+    _write_draft(out, current, build_draft(current, expires=_expiry(expires_days)))
+
+
+@cli.command()
+@click.argument("draft_path", type=PathArg)
+@click.option(
+    "--current", "current_path", type=PathArg, help="Show the changes against this manifest."
+)
+def show(draft_path: Path, current_path: Path | None) -> None:
+    """Show a draft (or signed manifest) and, with --current, who gains and loses access."""
+    envelope = load_dsse(draft_path, "draft")
+    new = parse_or_fail(envelope, str(draft_path))
+    console = stderr_console()
+    print_manifest(console, new)
+    if current_path is not None:
+        current = load_manifest_file(current_path, "current manifest")
+        console.print(Text(f"Changes from version {current.version}:", style="bold"))
+        for line in diff_lines(current, new):
+            console.print(Text("  " + line))
+
+
+# --------------------------------------------------------------------------
+# signing
+
+
+@cli.command()
+@click.argument("draft_path", type=PathArg)
+@click.option("--key", "key_path", required=True, type=PathArg, help="Your admin key file.")
+@click.option("--out", required=True, type=PathArg, help="The signature file to write.")
+@click.option("--current", "current_path", type=PathArg, help="Show the changes before signing.")
+def sign(draft_path: Path, key_path: Path, out: Path, current_path: Path | None) -> None:
+    """Sign a draft with your admin key, writing a detached signature file."""
+    refuse_existing(out)
+    draft = load_dsse(draft_path, "draft")
+    new = parse_or_fail(draft, str(draft_path))
+    say(f"signing manifest version {new.version} (fingerprint {new.fingerprint})")
+    if current_path is not None:
+        for line in diff_lines(load_manifest_file(current_path, "current manifest"), new):
+            say("  " + line)
+    admin = open_one_key(key_path, kind="admin")
+    signature = signature_for(draft, admin)
+    write_file(out, dump_json(signature), mode=0o644)
+    say(f"signature by {admin.label!r} ({fp(admin.sign_kid)}) written to {out}")
+
+
+@cli.command()
+@click.argument("draft_path", type=PathArg)
+@click.argument("signature_paths", nargs=-1, required=True, type=PathArg)
+@click.option("--out", required=True, type=PathArg, help="The signed manifest to write.")
+@click.option(
+    "--current",
+    "current_path",
+    type=PathArg,
+    help="The current manifest, to check signatures by its admins (needed for rotate-admins).",
+)
+def combine(
+    draft_path: Path, signature_paths: tuple[Path, ...], out: Path, current_path: Path | None
+) -> None:
+    """Put the signature files beside the draft's payload."""
+    refuse_existing(out)
+    draft = load_dsse(draft_path, "draft")
+    new = parse_or_fail(draft, str(draft_path))
+    keys = dict(new.admin_keys)
+    current = load_manifest_file(current_path, "current manifest") if current_path else None
+    if current is not None:
+        keys.update(current.admin_keys)
+    signatures: dict[str, DetachedSignature] = {}
+    for path in signature_paths:
+        detached = parse_signature_file(path)
+        if detached.payload_digest != new.digest:
+            raise InputError(
+                f"{path} signs a different draft", "collect signatures of this draft file"
+            )
+        if detached.keyid not in keys:
+            raise TrustError(
+                f"{path} is signed by {fp(detached.keyid)}, which is not an admin we know",
+                "pass --current M.json so the current admins' keys are known",
+            )
+        signatures[detached.keyid] = detached
+    combined = {
+        "payloadType": draft["payloadType"],
+        "payload": draft["payload"],
+        "signatures": [{"keyid": s.keyid, "sig": s.sig} for s in signatures.values()],
+    }
+    valid, bad = crypto.dsse_check_signers(combined, keys)
+    if bad:
+        raise TrustError(
+            "signature(s) by " + ", ".join(fp(k) for k in sorted(bad)) + " do not verify",
+            "that admin must sign this exact draft again",
+        )
+    write_file(out, dump_json(combined), mode=0o644)
+    have_new = len(valid & set(new.admin_keys))
+    say(f"{len(valid)} signature(s) combined into {out}")
+    if have_new < new.threshold:
+        warn(f"only {have_new} of the {new.threshold} signatures the new admin set needs")
+    if current is not None:
+        have_old = len(valid & set(current.admin_keys))
+        if have_old < current.threshold:
+            warn(f"only {have_old} of the {current.threshold} signatures the current admins need")
+    say(f"check it with `{PROG} verify {out} --chain CHAIN.json`")
+
+
+@cli.command()
+@click.argument("signed_path", type=PathArg)
+@click.option("--chain", "chain_path", type=PathArg, help="The chain it must extend.")
+@click.option(
+    "--trust-root",
+    "root_path",
+    type=PathArg,
+    help="The pinned trust root (for a genesis manifest, or to check the chain).",
+)
+def verify(signed_path: Path, chain_path: Path | None, root_path: Path | None) -> None:
+    """Show who signed a manifest and whether the thresholds hold."""
+    signed = load_dsse(signed_path, "signed manifest")
+    new = parse_or_fail(signed, str(signed_path))
+    root = _load_root(root_path) if root_path else None
+    console = stderr_console()
+    if chain_path is None:
+        if root is None:
+            raise InputError("give --chain CHAIN.json or --trust-root trust-root.json", None)
+        _signer_table(console, signed, None, new)
+        try:
+            crypto.verify_chain([signed], root)
+        except crypto.IntakeCryptoError as exc:
+            raise TrustError(
+                f"genesis manifest refused: {exc.reason}", _reason_hint(exc.reason)
+            ) from None
+        say(f"OK: genesis manifest version {new.version} matches the trust root and is signed")
+        return
+    chain = load_chain_file(chain_path)
+    if root is None:
+        genesis = parse_or_fail(chain[0], "the chain's genesis")
+        root = crypto.TrustRoot(genesis.threshold, frozenset(genesis.admin_keys))
+        warn("no --trust-root: trusting the chain's genesis as given")
+    earlier = [link for link in chain if _version_of(link) < new.version]
+    if not earlier:
+        raise TrustError(f"the chain has nothing older than version {new.version}", None)
+    try:
+        manifests = crypto.verify_chain(earlier, root, now=effective_now_for(earlier))
+    except crypto.IntakeCryptoError as exc:
+        raise TrustError(
+            f"the chain does not verify: {exc.reason}", _reason_hint(exc.reason)
+        ) from None
+    current = manifests[-1]
+    _signer_table(console, signed, current, new)
+    try:
+        crypto.verify_successor(current, signed)
+    except crypto.IntakeCryptoError as exc:
+        raise TrustError(
+            f"manifest version {new.version} is NOT a valid successor of "
+            f"version {current.version}: {exc.reason}",
+            _reason_hint(exc.reason),
+        ) from None
+    say(f"OK: version {new.version} is a valid successor of version {current.version}")
+
+
+def _version_of(link: Any) -> int:
+    try:
+        return crypto.parse_manifest(link).version
+    except crypto.IntakeCryptoError:
+        raise TrustError("the chain holds a malformed manifest", None) from None
+
+
+def _reason_hint(reason: str) -> str:
+    return {
+        "threshold": "collect more admin signatures (`sign`, then `combine`)",
+        "bad-signature": "a signature does not verify: was the draft changed after signing?",
+        "rollback": "the version must be higher than the current manifest's",
+        "expired": "make a draft with a later expiry (--expires-days)",
+        "untrusted-root": "the admin set does not match the pinned trust root",
+    }.get(reason, "check the files")
+
+
+def _load_root(path: Path) -> crypto.TrustRoot:
+    data = read_json_file(path, "trust root")
+    try:
+        return crypto.TrustRoot.from_json(data)
+    except (TypeError, ValueError):
+        raise InputError(f"{path} is not a trust root", None) from None
+
+
+def _signer_table(
+    console: Any, signed: dict[str, Any], current: crypto.Manifest | None, new: crypto.Manifest
+) -> None:
+    keys: dict[str, crypto.PublicKey] = {a.sign_kid: a for a in new.admins}
+    if current is not None:
+        keys.update({a.sign_kid: a for a in current.admins})
+    valid, bad = crypto.dsse_check_signers(signed, {k: a.ed25519 for k, a in keys.items()})
+    table = Table(title=f"Signatures on manifest version {new.version}", title_justify="left")
+    table.add_column("admin")
+    table.add_column("key id")
+    if current is not None:
+        table.add_column(f"in v{current.version}")
+    table.add_column(f"in v{new.version}")
+    table.add_column("signed")
+    for kid, key in keys.items():
+        row: list[Any] = [Text(visible(key.label, limit=40)), fp(kid)]
+        if current is not None:
+            row.append("yes" if kid in current.admin_keys else "")
+        row.append("yes" if kid in new.admin_keys else "")
+        row.append("valid" if kid in valid else ("BAD" if kid in bad else "-"))
+        table.add_row(*row)
+    console.print(table)
+    if current is not None:
+        have = len(valid & set(current.admin_keys))
+        mark = "ok" if have >= current.threshold else "NOT MET"
+        say(f"current admins (v{current.version}): {have} of {current.threshold} needed: {mark}")
+    have_new = len(valid & set(new.admin_keys))
+    mark = "ok" if have_new >= new.threshold else "NOT MET"
+    say(f"new admins (v{new.version}): {have_new} of {new.threshold} needed: {mark}")
+
+
+@cli.command()
+@click.argument("signed_path", type=PathArg)
+@click.option(
+    "--server", required=True, help="The server's base URL, e.g. https://intake.example.org"
+)
+def publish(signed_path: Path, server: str) -> None:
+    """Upload a signed manifest (the server accepts it only as a valid successor)."""
+    signed = load_dsse(signed_path, "signed manifest")
+    new = parse_or_fail(signed, str(signed_path))
+    if not signed.get("signatures"):
+        raise InputError(
+            f"{signed_path} is an unsigned draft", f"`{PROG} sign` and `combine` it first"
+        )
+    body = json.dumps(signed).encode()
+    response = transport.request(
+        server, "POST", "/api/v1/manifests", body=body, headers={"Content-Type": "application/json"}
+    )
+    if response.status not in (200, 201):
+        raise ToolError(f"the server answered {response.status} unexpectedly", None)
+    say(f"manifest version {new.version} published to {server}")
+
+
+def main() -> None:
+    cli(prog_name=PROG)
+
+
+__all__ = ["cli", "main"]

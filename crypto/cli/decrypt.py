@@ -1,0 +1,400 @@
+"""Turning a courier bundle into case folders, one verified submission at a time.
+
+Every case is assembled in a staging folder inside OUT and renamed into place
+only once all of its envelopes opened and every attachment matched its digest:
+a tampered or truncated envelope leaves nothing behind. Follow-ups are placed
+last, so one can be threaded into a submission that comes later in the same
+bundle or was decrypted on an earlier day.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, BinaryIO, cast
+
+import crypto
+
+from . import casefiles
+from .casefiles import HEX32, AttachmentRecord, CaseRecord, ContentError
+from .common import describe_crypto_error, now_utc, short_kid
+from .hostile import attachment_flags, safe_filename, visible
+
+# A form is a few kilobytes of JSON; anything far larger is refused before
+# decryption rather than held in memory.
+MAX_FORM_ENVELOPE = 32 * 2**20
+_BLOCK = 1 << 20
+
+
+class CaseFailure(Exception):
+    """This submission cannot be turned into a case; nothing of it is written."""
+
+
+@dataclass
+class Outcome:
+    sid: str
+    kind: str
+    status: str  # ok, warnings, failed, exists, orphan
+    detail: str = ""
+    attachments: int = 0
+    flagged: int = 0
+    warnings: list[str] = field(default_factory=list)
+    thread: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+@dataclass
+class _PendingFollowup:
+    record: CaseRecord
+    staged: Path
+    outcome: Outcome
+
+
+def recipient_warnings(
+    header: crypto.EnvelopeHeader, manifests: dict[int, crypto.Manifest]
+) -> list[str]:
+    """Differences between who an envelope was sealed to and who it should have been.
+
+    Applicant envelopes go to exactly the active verifiers of the manifest they
+    name; anything else suggests a tampered page or server (PROTOCOL.md).
+    """
+    ref = header.manifest
+    manifest = manifests.get(ref.version)
+    if manifest is None:
+        return [f"sealed under manifest version {ref.version}, which is not in the verified chain"]
+    if not hmac.compare_digest(manifest.digest, ref.digest):
+        return [
+            f"names manifest version {ref.version} but with a different digest (forged manifest?)"
+        ]
+    expected = {v.kid for v in manifest.active_verifiers()}
+    actual = set(header.recipient_kids)
+    found: list[str] = []
+    strangers = sorted(actual - expected)
+    missing = sorted(expected - actual)
+    if strangers:
+        found.append(
+            "sealed to key(s) that are not active verifiers of manifest "
+            f"{ref.version}: {', '.join(short_kid(k) for k in strangers)}"
+        )
+    if missing:
+        found.append(
+            f"not sealed to active verifier(s) of manifest {ref.version}: "
+            f"{', '.join(short_kid(k) for k in missing)}"
+        )
+    return found
+
+
+def _whole_envelope_digest(src: IO[bytes]) -> bytes:
+    """Version-1 meaning of an attachment digest: H(32, envelope bytes)."""
+    src.seek(0)
+    hasher = hashlib.blake2b(digest_size=32)
+    while block := src.read(_BLOCK):
+        hasher.update(block)
+    return hasher.digest()
+
+
+def _size(src: IO[bytes]) -> int:
+    src.seek(0, io.SEEK_END)
+    size = src.tell()
+    src.seek(0)
+    return size
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+class Decryptor:
+    """Opens submissions into OUT; one instance per `decrypt` run."""
+
+    def __init__(
+        self,
+        keyring: crypto.Keyring,
+        out: Path,
+        manifests: Sequence[crypto.Manifest],
+        on_warning: Callable[[str], None],
+    ) -> None:
+        self.keyring = keyring
+        self.out = out
+        self.manifests = {m.version: m for m in manifests}
+        self.on_warning = on_warning
+        self.outcomes: list[Outcome] = []
+        self.unopened_recipients: set[str] = set()
+        self._staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+        self._pending: list[_PendingFollowup] = []
+        self._reply_index: dict[bytes, str] = {}
+
+    # -- per submission --------------------------------------------------
+
+    def add(self, meta: Any, envelopes: Sequence[tuple[str, IO[bytes]]]) -> Outcome:
+        sid = meta.get("id") if isinstance(meta, dict) else None
+        shown = (
+            sid if isinstance(sid, str) and HEX32.fullmatch(sid) else visible(str(sid), limit=32)
+        )
+        kind = meta.get("kind") if isinstance(meta, dict) else None
+        outcome = Outcome(
+            sid=shown, kind=kind if kind in ("submission", "followup") else "?", status="ok"
+        )
+        self.outcomes.append(outcome)
+        try:
+            record, staged = self._stage(meta, envelopes)
+        except CaseFailure as exc:
+            outcome.status, outcome.detail = "failed", str(exc)
+            return outcome
+        outcome.attachments = len(record.attachments)
+        outcome.flagged = sum(1 for a in record.attachments if a.flags)
+        outcome.warnings = record.warnings
+        for warning in record.warnings:
+            self.on_warning(f"{shown}: {warning}")
+        if record.kind == "followup":
+            self._pending.append(_PendingFollowup(record, staged, outcome))
+            return outcome
+        self._place(record, staged, self.out / record.id, outcome)
+        if record.content.reply_x25519 is not None and outcome.status != "failed":
+            self._reply_index.setdefault(record.content.reply_x25519, record.id)
+        return outcome
+
+    def _stage(
+        self, meta: Any, envelopes: Sequence[tuple[str, IO[bytes]]]
+    ) -> tuple[CaseRecord, Path]:
+        if not isinstance(meta, dict):
+            raise CaseFailure("the submission's meta.json is not an object")
+        sid, kind = meta.get("id"), meta.get("kind")
+        if not isinstance(sid, str) or not HEX32.fullmatch(sid):
+            raise CaseFailure("the submission id is not 32 lowercase hex digits")
+        if kind not in ("submission", "followup"):
+            raise CaseFailure("the submission kind is neither submission nor followup")
+        by_id: dict[str, IO[bytes]] = {}
+        for eid, src in envelopes:
+            if eid in by_id:
+                raise CaseFailure(f"envelope {visible(eid, limit=40)} appears twice")
+            by_id[eid] = src
+        form = by_id.get("form")
+        if form is None:
+            raise CaseFailure("the submission has no form envelope")
+        staged = self._staging / sid
+        try:
+            staged.mkdir(mode=0o700)
+        except FileExistsError:
+            raise CaseFailure("the submission appears twice in the bundle") from None
+        try:
+            record = self._open_all(sid, kind, meta, form, by_id, staged)
+            if kind == "submission":
+                casefiles.write_case_files(staged, record)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+        return record, staged
+
+    def _open(self, what: str, src: IO[bytes], dst: IO[bytes]) -> crypto.Opened:
+        src.seek(0)
+        try:
+            return crypto.open_envelope(cast(BinaryIO, src), cast(BinaryIO, dst), self.keyring)
+        except crypto.NoMatchingKey as exc:
+            self.unopened_recipients.update(exc.recipients)
+            sealed_to = ", ".join(short_kid(k) for k in exc.recipients)
+            raise CaseFailure(
+                f"{what}: no key in the keyring opens it (sealed to {sealed_to})"
+            ) from None
+        except crypto.IntakeCryptoError as exc:
+            message, _hint = describe_crypto_error(exc)
+            raise CaseFailure(f"{what}: {message}") from None
+
+    def _open_all(
+        self,
+        sid: str,
+        kind: str,
+        meta: dict[str, Any],
+        form: IO[bytes],
+        by_id: dict[str, IO[bytes]],
+        staged: Path,
+    ) -> CaseRecord:
+        if _size(form) > MAX_FORM_ENVELOPE:
+            raise CaseFailure("the form envelope is implausibly large; refused unopened")
+        plain = io.BytesIO()
+        opened = self._open("form", form, plain)
+        header = opened.header
+        if header.kind != kind:
+            raise CaseFailure(
+                f"the form envelope is a {visible(header.kind, limit=20)} "
+                f"but the server filed it as a {kind}"
+            )
+        try:
+            content = casefiles.parse_content(plain.getvalue())
+        except ContentError as exc:
+            raise CaseFailure(f"form: {exc}") from None
+        finally:
+            plain.seek(0)
+            plain.truncate()
+        warnings = list(content.notes) + recipient_warnings(header, self.manifests)
+        envelopes = [self._envelope_record("form", opened)]
+        records: list[AttachmentRecord] = []
+        if content.attachments:
+            (staged / "attachments").mkdir(mode=0o700)
+        taken: set[str] = set()
+        for ref in content.attachments:
+            src = by_id.get(ref.id)
+            if src is None:
+                raise CaseFailure(
+                    f"attachment {ref.id} named in the form is missing from the bundle"
+                )
+            name = safe_filename(ref.name, taken)
+            dest = staged / "attachments" / name
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                att = self._open(f"attachment {ref.id}", src, out)
+                out.flush()
+                os.fsync(out.fileno())
+            if att.header.kind != "attachment":
+                raise CaseFailure(f"attachment {ref.id} is not an attachment envelope")
+            # v2 names an attachment by its payload digest (stable under
+            # rewrap); v1 by the digest of the whole envelope.
+            actual = att.payload_digest if header.v >= 2 else _whole_envelope_digest(src)
+            if not hmac.compare_digest(actual, ref.digest):
+                raise CaseFailure(
+                    f"attachment {ref.id} does not match the digest in the form "
+                    "(swapped, reused or altered)"
+                )
+            warnings += recipient_warnings(att.header, self.manifests)
+            if ref.size is not None and ref.size != att.size:
+                warnings.append(
+                    f"attachment {ref.id}: the form says {ref.size} bytes, it holds {att.size}"
+                )
+            with dest.open("rb") as check:
+                head = check.read(512)
+            records.append(
+                AttachmentRecord(
+                    ref=ref,
+                    file=f"attachments/{name}",
+                    size=att.size,
+                    payload_digest=att.payload_digest,
+                    flags=attachment_flags(name, head),
+                )
+            )
+            envelopes.append(self._envelope_record(ref.id, att))
+        unnamed = sorted(set(by_id) - {"form"} - {r.id for r in content.attachments})
+        if unnamed:
+            warnings.append(
+                f"the bundle holds {len(unnamed)} envelope(s) the form does not name; ignored"
+            )
+        warnings += self._meta_mismatches(meta, envelopes)
+        return CaseRecord(
+            id=sid,
+            kind=kind,
+            received=visible(str(meta.get("received", "")), limit=40),
+            decrypted=crypto.format_time(now_utc()),
+            envelope_version=header.v,
+            manifest_version=header.manifest.version,
+            manifest_digest=header.manifest.digest,
+            opened_by=opened.opened_by.kid,
+            content=content,
+            envelopes=envelopes,
+            attachments=records,
+            warnings=_dedupe(warnings),
+        )
+
+    @staticmethod
+    def _envelope_record(eid: str, opened: crypto.Opened) -> dict[str, Any]:
+        return {
+            "id": eid,
+            "kind": opened.header.kind,
+            "v": opened.header.v,
+            "payload_digest": crypto.b64e(opened.payload_digest),
+            "size": opened.size,
+            "recipients": list(opened.header.recipient_kids),
+        }
+
+    @staticmethod
+    def _meta_mismatches(meta: dict[str, Any], envelopes: list[dict[str, Any]]) -> list[str]:
+        """The server's bookkeeping against what we opened (a hint of tampering, not proof)."""
+        listed = meta.get("envelopes")
+        if not isinstance(listed, list):
+            return []
+        claimed = {e.get("id"): e.get("digest") for e in listed if isinstance(e, dict)}
+        return [
+            f"the server's digest for envelope {e['id']} differs from its content"
+            for e in envelopes
+            if isinstance(claimed.get(e["id"]), str) and claimed[e["id"]] != e["payload_digest"]
+        ]
+
+    # -- placing ----------------------------------------------------------
+
+    def _place(self, record: CaseRecord, staged: Path, target: Path, outcome: Outcome) -> None:
+        if target.exists() or target.is_symlink():
+            shutil.rmtree(staged, ignore_errors=True)
+            outcome.status, outcome.detail = "exists", f"already in {target}; left unchanged"
+            return
+        os.rename(staged, target)
+        outcome.status = "warnings" if record.warnings else "ok"
+        outcome.detail = str(target)
+
+    def finish(self) -> None:
+        """Thread the follow-ups into their cases, then drop the staging folder."""
+        try:
+            if self._pending:
+                self._index_existing_cases()
+            for pending in self._pending:
+                self._place_followup(pending)
+        finally:
+            shutil.rmtree(self._staging, ignore_errors=True)
+
+    def abandon(self) -> None:
+        shutil.rmtree(self._staging, ignore_errors=True)
+
+    def _index_existing_cases(self) -> None:
+        for folder in sorted(self.out.iterdir()):
+            if folder.name.startswith(".") or folder.is_symlink() or not folder.is_dir():
+                continue
+            doc = casefiles.read_case(folder)
+            if doc is None or doc.get("kind") != "submission" or doc.get("id") != folder.name:
+                continue
+            reply = doc.get("reply")
+            with contextlib.suppress(TypeError, KeyError, ValueError):
+                key = crypto.b64d(reply["x25519"]) if isinstance(reply, dict) else b""
+                if len(key) == 32:
+                    self._reply_index.setdefault(key, folder.name)
+
+    def _place_followup(self, pending: _PendingFollowup) -> None:
+        record, outcome = pending.record, pending.outcome
+        key = record.content.reply_x25519
+        parent = self._reply_index.get(key) if key is not None else None
+        try:
+            if parent is None:
+                record.warnings.append(
+                    "follow-up whose submission is not among the cases in this folder"
+                )
+                casefiles.write_case_files(pending.staged, record)
+                self._place(record, pending.staged, self.out / record.id, outcome)
+                if outcome.status != "exists":
+                    outcome.status = "orphan"
+                return
+            record.thread = parent
+            casefiles.write_case_files(pending.staged, record)
+            followups = self.out / parent / "followups"
+            followups.mkdir(mode=0o700, exist_ok=True)
+            self._place(record, pending.staged, followups / record.id, outcome)
+            outcome.thread = parent
+            if outcome.status in ("ok", "warnings"):
+                parent_doc = casefiles.read_case(self.out / parent)
+                if parent_doc is not None:
+                    listed = parent_doc.get("followups")
+                    listed = listed if isinstance(listed, list) else []
+                    parent_doc["followups"] = [*listed, record.id]
+                    casefiles.replace_case_json(self.out / parent, parent_doc)
+        except OSError as exc:
+            shutil.rmtree(pending.staged, ignore_errors=True)
+            outcome.status, outcome.detail = (
+                "failed",
+                f"could not write the follow-up: {exc.strerror}",
+            )

@@ -1,0 +1,326 @@
+"""Manifest files for the tools: loading, drafts, detached signatures, human diffs.
+
+A draft is a DSSE envelope with an empty `signatures` list, so each admin can
+sign the exact payload bytes on their own machine and hand back a small
+signature file; `combine` puts the signatures beside the payload unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+import crypto
+
+from .common import (
+    MANIFEST_PAYLOAD_TYPE,
+    InputError,
+    TrustError,
+    chain_from_json,
+    now_utc,
+    read_json_file,
+)
+from .hostile import visible
+
+SIGNATURE_FILE_TYPE = "intake/manifest-signature"
+_STANDARD_FIELDS = frozenset(
+    {"type", "version", "issued", "expires", "org", "admins", "verifiers", "couriers"}
+)
+MAX_LABEL = 64
+
+
+def fp(kid: str) -> str:
+    return crypto.fingerprint(kid)
+
+
+def check_label(label: str) -> str:
+    """Labels end up in manifests every applicant's browser shows: plain and short."""
+    label = label.strip()
+    if not label or len(label) > MAX_LABEL or visible(label) != label:
+        raise InputError(
+            "a label must be 1-64 visible characters",
+            "use a short name such as 'verifier-anna' or 'laptop-2'",
+        )
+    return label
+
+
+def load_dsse(path: Path, what: str) -> dict[str, Any]:
+    data = read_json_file(path, what)
+    if isinstance(data, dict) and "chain" in data:
+        data = chain_from_json(data, str(path))[-1]
+    if not isinstance(data, dict) or "payloadType" not in data:
+        raise InputError(
+            f"{path} is not a signed manifest (a DSSE envelope)", "is this the right file?"
+        )
+    return data
+
+
+def parse_or_fail(envelope: Mapping[str, Any], where: str) -> crypto.Manifest:
+    try:
+        manifest = crypto.parse_manifest(envelope)
+    except crypto.IntakeCryptoError:
+        raise InputError(
+            f"{where} does not hold a well-formed manifest", "is this the right file?"
+        ) from None
+    if envelope.get("payloadType") != MANIFEST_PAYLOAD_TYPE:
+        raise InputError(f"{where} is not a manifest envelope", "is this the right file?")
+    return manifest
+
+
+def load_manifest_file(path: Path, what: str = "manifest") -> crypto.Manifest:
+    """A manifest from a DSSE file or the last link of a chain file (structure only)."""
+    return parse_or_fail(load_dsse(path, what), str(path))
+
+
+def load_public_key(path: Path, kind: str) -> crypto.PublicKey:
+    data = read_json_file(path, "public key file")
+    try:
+        key = crypto.PublicKey.from_json(data)
+    except (TypeError, ValueError, KeyError, crypto.IntakeCryptoError):
+        raise InputError(
+            f"{path} is not a public key file",
+            "it is the JSON printed by keygen (--public-out)",
+        ) from None
+    if key.kind != kind:
+        raise InputError(
+            f"{path} holds a {key.kind} key, not a {kind} key", f"give the {kind}'s public key"
+        )
+    return key
+
+
+def normalise_kid(text: str) -> str:
+    """Accept a kid typed as shown (`3f2a 91c0 …`) or as 32 hex digits."""
+    kid = re.sub(r"[\s:-]", "", text).lower()
+    if not re.fullmatch(r"[0-9a-f]{32}", kid):
+        raise InputError(
+            f"{visible(text, limit=60)!r} is not a key id", "copy the 32 hex digits of the kid"
+        )
+    return kid
+
+
+# --------------------------------------------------------------------------
+# Drafts
+
+
+def extra_fields(manifest: crypto.Manifest) -> dict[str, Any]:
+    """Fields beyond the standard ones (a signed form definition, say): carried forward."""
+    return {k: v for k, v in manifest.data.items() if k not in _STANDARD_FIELDS}
+
+
+def build_draft(
+    current: crypto.Manifest,
+    *,
+    admins: Sequence[crypto.PublicKey] | None = None,
+    threshold: int | None = None,
+    verifiers: Sequence[crypto.VerifierEntry] | None = None,
+    couriers: Sequence[crypto.PublicKey] | None = None,
+    expires: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The successor of `current` with the given changes, version + 1, unsigned."""
+    moment = now or now_utc()
+    try:
+        payload = crypto.build_manifest_payload(
+            version=current.version + 1,
+            issued=moment,
+            expires=expires or current.expires,
+            org=current.data["org"],
+            threshold=threshold if threshold is not None else current.threshold,
+            admins=list(admins if admins is not None else current.admins),
+            verifiers=list(verifiers if verifiers is not None else current.verifiers),
+            couriers=list(couriers if couriers is not None else current.couriers),
+            extra=extra_fields(current),
+        )
+    except ValueError as exc:
+        raise InputError(f"these changes do not make a valid manifest: {exc}", None) from None
+    if (expires or current.expires) <= moment:
+        raise InputError(
+            "the draft would already be expired", "add --expires-days N (or use `renew`)"
+        )
+    return crypto.dsse_sign(MANIFEST_PAYLOAD_TYPE, payload, [])
+
+
+def draft_payload(draft: Mapping[str, Any]) -> bytes:
+    return crypto.b64d(str(draft["payload"]))
+
+
+def signature_for(draft: Mapping[str, Any], signer: crypto.Identity) -> dict[str, Any]:
+    """A detached signature file: one admin's DSSE signature and what it covers."""
+    signed = crypto.dsse_add_signature(draft, signer)
+    sig = next(s for s in signed["signatures"] if s["keyid"] == signer.sign_kid)
+    manifest = parse_or_fail(draft, "the draft")
+    return {
+        "type": SIGNATURE_FILE_TYPE,
+        "version": manifest.version,
+        "payload_digest": crypto.b64e(manifest.digest),
+        "keyid": sig["keyid"],
+        "label": signer.label,
+        "sig": sig["sig"],
+    }
+
+
+@dataclass(frozen=True)
+class DetachedSignature:
+    keyid: str
+    sig: str
+    label: str
+    payload_digest: bytes
+
+
+def parse_signature_file(path: Path) -> DetachedSignature:
+    data = read_json_file(path, "signature file")
+    try:
+        if data["type"] != SIGNATURE_FILE_TYPE:
+            raise ValueError
+        keyid, sig = data["keyid"], data["sig"]
+        digest = crypto.b64d(data["payload_digest"])
+        if not (isinstance(keyid, str) and re.fullmatch(r"[0-9a-f]{32}", keyid)):
+            raise ValueError
+        if len(crypto.b64d(sig)) != 64 or len(digest) != 32:
+            raise ValueError
+        label = data.get("label", "")
+    except (TypeError, KeyError, ValueError):
+        raise InputError(
+            f"{path} is not a signature file", "it is the file written by `intake-admin sign`"
+        ) from None
+    return DetachedSignature(keyid, sig, label if isinstance(label, str) else "", digest)
+
+
+# --------------------------------------------------------------------------
+# Showing manifests and changes
+
+
+def verifier_kid_from(manifest: crypto.Manifest, kid: str) -> crypto.VerifierEntry | None:
+    """A verifier by the kid of its X25519 key or of its Ed25519 key."""
+    for entry in manifest.verifiers:
+        if kid in (entry.kid, entry.sign_kid):
+            return entry
+    return None
+
+
+def manifest_table(manifest: crypto.Manifest, title: str | None = None) -> Table:
+    table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
+    table.add_column("role")
+    table.add_column("label")
+    table.add_column("key id")
+    table.add_column("status")
+    for admin in manifest.admins:
+        table.add_row("admin", Text(visible(admin.label, limit=40)), fp(admin.sign_kid), "")
+    for v in manifest.verifiers:
+        table.add_row("verifier", Text(visible(v.label, limit=40)), fp(v.kid), v.status)
+    for c in manifest.couriers:
+        table.add_row("courier", Text(visible(c.label, limit=40)), fp(c.sign_kid), "")
+    return table
+
+
+def print_manifest(console: Console, manifest: crypto.Manifest) -> None:
+    org_raw = manifest.data.get("org")
+    org: dict[str, Any] = org_raw if isinstance(org_raw, dict) else {}
+    console.print(
+        Text(
+            f"Manifest version {manifest.version}  fingerprint {manifest.fingerprint}\n"
+            f"  organisation: {visible(str(org.get('name', '')), limit=80)}"
+            f"  contact: {visible(str(org.get('contact', '')), limit=80)}\n"
+            f"  issued {crypto.format_time(manifest.issued)}"
+            f"  expires {crypto.format_time(manifest.expires)}\n"
+            f"  admins: {manifest.threshold} of {len(manifest.admins)} must sign the next version"
+        )
+    )
+    console.print(manifest_table(manifest))
+
+
+def diff_lines(old: crypto.Manifest, new: crypto.Manifest) -> list[str]:
+    """What a person must know before signing: who gains and who loses access."""
+    lines = [
+        f"version {old.version} -> {new.version}"
+        + ("" if new.version > old.version else "   !! NOT NEWER: readers will refuse it")
+    ]
+    if new.expires != old.expires:
+        lines.append(
+            f"expiry {crypto.format_time(old.expires)} -> {crypto.format_time(new.expires)}"
+        )
+    if new.data.get("org") != old.data.get("org"):
+        lines.append(
+            "organisation details change: "
+            f"{_show(old.data.get('org'))} -> {_show(new.data.get('org'))}"
+        )
+    old_v = {v.kid: v for v in old.verifiers}
+    new_v = {v.kid: v for v in new.verifiers}
+    for kid, v in new_v.items():
+        before = old_v.get(kid)
+        name = f"verifier {_show(v.label)} ({fp(kid)})"
+        if before is None and v.active:
+            lines.append(f"+ GAINS ACCESS to every new submission: {name}")
+        elif before is None:
+            lines.append(f"+ listed as retired (no access to new submissions): {name}")
+        elif before.active and not v.active:
+            lines.append(
+                f"- LOSES ACCESS to new submissions (retired; its replies still verify): {name}"
+            )
+        elif not before.active and v.active:
+            lines.append(f"+ GAINS ACCESS again (re-activated): {name}")
+        elif (before.x25519, before.ed25519) != (v.x25519, v.ed25519):
+            lines.append(f"! keys change for {name}")
+        if before is not None and before.label != v.label:
+            lines.append(f"  label {_show(before.label)} -> {_show(v.label)} for {fp(kid)}")
+    for kid, v in old_v.items():
+        if kid not in new_v:
+            lines.append(
+                f"- REVOKED: verifier {_show(v.label)} ({fp(kid)}) loses access to new "
+                "submissions and its replies no longer verify"
+            )
+    old_a = {a.sign_kid: a for a in old.admins}
+    new_a = {a.sign_kid: a for a in new.admins}
+    for kid, a in new_a.items():
+        if kid not in old_a:
+            lines.append(f"+ NEW ADMIN: {_show(a.label)} ({fp(kid)}) may sign future manifests")
+    for kid, a in old_a.items():
+        if kid not in new_a:
+            lines.append(f"- admin removed: {_show(a.label)} ({fp(kid)})")
+    if new.threshold != old.threshold or len(new_a) != len(old_a):
+        lines.append(
+            f"admin threshold {old.threshold} of {len(old_a)} -> {new.threshold} of {len(new_a)}"
+        )
+    old_c = {c.sign_kid: c for c in old.couriers}
+    new_c = {c.sign_kid: c for c in new.couriers}
+    for kid, c in new_c.items():
+        if kid not in old_c:
+            lines.append(f"+ NEW COURIER: {_show(c.label)} ({fp(kid)}) may pull ciphertext")
+    for kid, c in old_c.items():
+        if kid not in new_c:
+            lines.append(f"- courier removed: {_show(c.label)} ({fp(kid)})")
+    old_extra, new_extra = extra_fields(old), extra_fields(new)
+    for key in sorted(set(old_extra) | set(new_extra)):
+        if old_extra.get(key) != new_extra.get(key):
+            lines.append(f"field {_show(key)} changes")
+    if len(lines) == 1 + (new.expires != old.expires):
+        lines.append("no change of keys")
+    return lines
+
+
+def _show(value: Any) -> str:
+    return repr(visible(str(value), limit=80))
+
+
+def effective_now_for(chain: Sequence[Mapping[str, Any]]) -> dt.datetime | None:
+    """A moment at which an expired chain's last link is still fresh, or None if it is fresh.
+
+    Admins must be able to verify a chain whose latest manifest expired, or
+    they could never sign its renewal; only the *candidate* must be unexpired.
+    """
+    try:
+        last = crypto.parse_manifest(chain[-1])
+    except crypto.IntakeCryptoError:
+        raise TrustError("the last manifest of the chain is malformed", None) from None
+    now = now_utc()
+    if last.expires > now:
+        return None
+    return last.expires - dt.timedelta(seconds=1)

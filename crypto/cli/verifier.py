@@ -1,0 +1,482 @@
+"""intake-verifier: the air-gapped verifier's tool.
+
+It opens courier bundles into readable case folders, signs receipts and
+replies, and rewraps envelopes to a new manifest's verifiers. It needs no
+network: everything crosses the air gap as a file.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import tarfile
+from collections import Counter
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+import crypto
+
+from . import casefiles
+from .common import (
+    InputError,
+    Keyring,
+    PartialFailure,
+    ProgressReader,
+    ToolError,
+    ToolGroup,
+    byte_progress,
+    choose_signer,
+    current_manifest,
+    describe_crypto_error,
+    dump_json,
+    keyring_dir,
+    load_chain_file,
+    load_keyring,
+    load_trust_root,
+    now_utc,
+    read_json_file,
+    refuse_existing,
+    say,
+    short_kid,
+    stderr_console,
+    trusted_chain,
+    write_file,
+)
+from .decrypt import Decryptor, Outcome
+from .hostile import visible
+from .keygen import generate_key
+from .manifests import print_manifest
+
+PROG = "intake-verifier"
+MAX_MESSAGE = 64 * 1024
+REPLY_STATUSES = ("received", "needs-info", "verified", "declined")
+
+PathArg = click.Path(path_type=Path)
+KeyringOption = click.option(
+    "--keyring",
+    "keyring_path",
+    required=True,
+    type=PathArg,
+    help="Folder with your *.key files, trust-root.json and last-manifest.json.",
+)
+
+
+@click.group(cls=ToolGroup, prog=PROG, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Open intake bundles on an air-gapped laptop; sign receipts and replies."""
+
+
+@cli.command()
+@click.option("--out", required=True, type=PathArg, help="The new key file (written 0600).")
+@click.option("--label", required=True, help="A short name the admins will see.")
+@click.option("--public-out", type=PathArg, help="Also write the public part to this file.")
+@click.option("--qr-png", type=PathArg, help="Also write the public part as a QR code PNG.")
+def keygen(out: Path, label: str, public_out: Path | None, qr_png: Path | None) -> None:
+    """Make a verifier key file and show its public part."""
+    generate_key("verifier", out, label, public_out, qr_png)
+
+
+# --------------------------------------------------------------------------
+# decrypt
+
+
+@cli.command()
+@click.argument("bundle", type=PathArg)
+@KeyringOption
+@click.option("--out", required=True, type=PathArg, help="Folder for the case folders.")
+def decrypt(bundle: Path, keyring_path: Path, out: Path) -> None:
+    """Open every submission of BUNDLE into OUT/<case id>/."""
+    load_trust_root(keyring_path)  # fail before asking for a passphrase
+    if not bundle.is_file():
+        raise InputError(
+            f"bundle {bundle} does not exist", "name the file written by intake-courier pull"
+        )
+    keyring = load_keyring(keyring_path)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    console = stderr_console()
+
+    def loud(message: str) -> None:
+        console.print(Text("WARNING: ", style="bold red") + Text(message), soft_wrap=True)
+
+    decryptor: Decryptor | None = None
+    damaged: str | None = None
+    with bundle.open("rb") as raw, byte_progress(console, "decrypting") as progress:
+        task = progress.add_task("decrypting", total=bundle.stat().st_size)
+        reader = ProgressReader(
+            cast(BinaryIO, raw), lambda pos: progress.update(task, completed=pos)
+        )
+        try:
+            for item in crypto.read_bundle(cast(BinaryIO, reader)):
+                if isinstance(item, crypto.ChainItem):
+                    if decryptor is not None:
+                        raise crypto.InvalidEnvelope("malformed")
+                    manifests = trusted_chain(keyring_path, item.chain)
+                    decryptor = Decryptor(keyring.ring, out, manifests, loud)
+                    continue
+                try:
+                    if decryptor is None:
+                        raise crypto.InvalidEnvelope("malformed")
+                    decryptor.add(item.meta, item.envelopes)
+                finally:
+                    item.close()
+        except crypto.InvalidEnvelope as exc:
+            damaged = describe_crypto_error(exc)[0]
+        except (tarfile.TarError, EOFError):
+            damaged = "not a complete tar stream"
+        except BaseException:
+            if decryptor is not None:
+                decryptor.abandon()
+            raise
+        if decryptor is not None:
+            decryptor.finish()
+    if decryptor is None:
+        raise ToolError(
+            f"the bundle {bundle} is damaged or not a bundle ({damaged or 'no manifest chain'})",
+            "pull the bundle again with intake-courier; nothing was written",
+        )
+    outcomes = decryptor.outcomes
+    print_summary(console, outcomes)
+    failed = [o for o in outcomes if o.failed]
+    if damaged is not None:
+        raise ToolError(
+            f"the bundle is damaged ({damaged}) after {len(outcomes)} submission(s); "
+            "the rest was not read",
+            "pull the bundle again; the complete cases listed above are kept",
+        )
+    if failed:
+        hint = "see the table above; a tampered or damaged envelope needs a fresh bundle"
+        if decryptor.unopened_recipients:
+            kids = ", ".join(short_kid(k) for k in sorted(decryptor.unopened_recipients))
+            hint = (
+                f"no key of this keyring opened envelopes sealed to {kids}; "
+                "is this the right keyring, or was that key retired?"
+            )
+        raise PartialFailure(
+            f"{len(failed)} of {len(outcomes)} submission(s) failed; nothing was written for them",
+            hint,
+        )
+    if not outcomes:
+        say("the bundle holds no submissions")
+    else:
+        say(f"{len(outcomes)} submission(s) opened into {out}")
+
+
+_STATUS_STYLE = {
+    "ok": "green",
+    "warnings": "yellow",
+    "orphan": "yellow",
+    "exists": "dim",
+    "failed": "bold red",
+}
+
+
+def print_summary(console: Console, outcomes: list[Outcome]) -> None:
+    table = Table(title="Summary", title_justify="left", header_style="bold")
+    table.add_column("case", no_wrap=True, min_width=32)
+    table.add_column("kind")
+    table.add_column("status")
+    table.add_column("files", justify="right")
+    table.add_column("notes")
+    for o in outcomes:
+        notes: list[str] = []
+        if o.detail and o.status == "failed":
+            notes.append(o.detail)
+        if o.thread:
+            notes.append(f"threaded into {o.thread}")
+        if o.status == "exists":
+            notes.append(o.detail)
+        if o.flagged:
+            notes.append(f"{o.flagged} attachment(s) flagged: open with care")
+        notes += o.warnings
+        table.add_row(
+            o.sid,
+            o.kind,
+            Text(
+                o.status.upper() if o.status == "failed" else o.status,
+                style=_STATUS_STYLE.get(o.status, ""),
+            ),
+            str(o.attachments),
+            Text("\n".join(visible(n, limit=300) for n in notes)),
+        )
+    console.print(table)
+    # The same failures again as whole lines: easy to read in a log or to grep.
+    for o in outcomes:
+        if o.failed:
+            console.print(
+                Text("FAILED: ", style="bold red") + Text(f"{o.sid}: {visible(o.detail)}"),
+                soft_wrap=True,
+            )
+
+
+# --------------------------------------------------------------------------
+# receipts
+
+
+@cli.command()
+@KeyringOption
+@click.option("--cases", "cases_dir", required=True, type=PathArg, help="The folder decrypt wrote.")
+@click.option("--out", required=True, type=PathArg, help="The receipts file to write.")
+def receipts(keyring_path: Path, cases_dir: Path, out: Path) -> None:
+    """Sign a receipt for every envelope opened into CASES (lets the server delete it)."""
+    refuse_existing(out)
+    manifest = current_manifest(keyring_path)
+    if not cases_dir.is_dir():
+        raise InputError(f"{cases_dir} is not a folder", "name the folder given to decrypt --out")
+    digests: dict[str, bytes] = {}
+    openers: Counter[str] = Counter()
+    for _folder, doc in casefiles.iter_cases(cases_dir):
+        envelopes = doc.get("envelopes")
+        for env in envelopes if isinstance(envelopes, list) else []:
+            try:
+                digest = crypto.b64d(env["payload_digest"])
+            except (TypeError, KeyError, ValueError):
+                continue
+            if len(digest) == 32:
+                digests.setdefault(crypto.b64e(digest), digest)
+        if isinstance(doc.get("opened_by"), str):
+            openers[doc["opened_by"]] += 1
+    if not digests:
+        raise InputError(f"no decrypted cases in {cases_dir}", "run intake-verifier decrypt first")
+    keyring = load_keyring(keyring_path)
+    prefer = openers.most_common(1)[0][0] if openers else None
+    signer = choose_signer(keyring, manifest, prefer)
+    entries = []
+    for text, digest in digests.items():
+        kid, sig = crypto.sign_receipt(signer, digest)
+        crypto.verify_receipt(digest, kid, sig, manifest)  # self-check before it leaves
+        entries.append({"digest": text, "kid": kid, "sig": crypto.b64e(sig)})
+    write_file(out, dump_json({"type": "intake/receipts", "receipts": entries}))
+    say(f"{len(entries)} receipt(s) signed by {signer.label!r} written to {out}")
+
+
+# --------------------------------------------------------------------------
+# reply
+
+
+@cli.command()
+@click.argument("case_dir", type=PathArg)
+@KeyringOption
+@click.option("--status", required=True, type=click.Choice(REPLY_STATUSES))
+@click.option("--message", help="The message to the applicant.")
+@click.option("--message-file", type=PathArg, help="Read the message from this UTF-8 file.")
+@click.option("--out", required=True, type=PathArg, help="The replies file to write.")
+@click.option("--append", is_flag=True, help="Add to an existing replies file.")
+def reply(
+    case_dir: Path,
+    keyring_path: Path,
+    status: str,
+    message: str | None,
+    message_file: Path | None,
+    out: Path,
+    append: bool,
+) -> None:
+    """Seal a signed reply to the applicant of CASE_DIR."""
+    text = _message_text(message, message_file)
+    doc = casefiles.read_case(case_dir)
+    if doc is None:
+        raise InputError(f"{case_dir} holds no case.json", "name a case folder written by decrypt")
+    reply_info = doc.get("reply")
+    try:
+        reply_key = crypto.b64d(reply_info["x25519"]) if isinstance(reply_info, dict) else b""
+        mailbox = reply_info["mailbox"] if isinstance(reply_info, dict) else ""
+    except (KeyError, TypeError, ValueError):
+        reply_key, mailbox = b"", ""
+    if len(reply_key) != 32 or not casefiles.HEX64.fullmatch(str(mailbox)):
+        raise InputError(
+            "this applicant has no reply mailbox", "they declined replies; reach them another way"
+        )
+    existing: list[dict[str, Any]] = []
+    if out.exists():
+        if not append:
+            raise InputError(f"{out} already exists", "add --append to add this reply to it")
+        existing = _read_replies(out)
+    manifest = current_manifest(keyring_path)
+    keyring = load_keyring(keyring_path)
+    opened_by = doc.get("opened_by")
+    signer = choose_signer(keyring, manifest, opened_by if isinstance(opened_by, str) else None)
+    content = json.dumps(
+        {"status": status, "message": text, "sent": crypto.format_time(now_utc())},
+        ensure_ascii=False,
+    ).encode()
+    envelope = crypto.seal_bytes(
+        content, kind="reply", manifest=manifest.ref, recipients=[reply_key]
+    )
+    kid, sig = crypto.sign_reply(signer, envelope)
+    crypto.verify_reply(envelope, kid, sig, manifest)  # self-check: the browser will do the same
+    entry = {
+        "mailbox": mailbox,
+        "envelope": crypto.b64e(envelope),
+        "kid": kid,
+        "sig": crypto.b64e(sig),
+    }
+    write_file(
+        out, dump_json({"type": "intake/replies", "replies": [*existing, entry]}), overwrite=append
+    )
+    say(f"reply ({status}) to case {doc.get('id')} signed by {signer.label!r}, written to {out}")
+
+
+def _message_text(message: str | None, message_file: Path | None) -> str:
+    if message_file is not None and message is None:
+        try:
+            message = message_file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"{message_file} is not UTF-8 text", "save it as UTF-8") from None
+    elif message is None or message_file is not None:
+        raise InputError("give exactly one of --message and --message-file", None)
+    if not message.strip():
+        raise InputError("the message is empty", "write something the applicant can act on")
+    if len(message.encode()) > MAX_MESSAGE:
+        raise InputError("the message is longer than 64 KiB", "shorten it")
+    return message
+
+
+def _read_replies(path: Path) -> list[dict[str, Any]]:
+    data = read_json_file(path, "replies file")
+    if (
+        not isinstance(data, dict)
+        or data.get("type") != "intake/replies"
+        or not isinstance(data.get("replies"), list)
+    ):
+        raise InputError(
+            f"{path} is not a replies file", "name a file written by intake-verifier reply"
+        )
+    return cast(list[dict[str, Any]], data["replies"])
+
+
+# --------------------------------------------------------------------------
+# rewrap
+
+
+@cli.command()
+@click.argument("bundle", type=PathArg)
+@KeyringOption
+@click.option(
+    "--to-manifest",
+    "chain_path",
+    required=True,
+    type=PathArg,
+    help="Chain file whose newest manifest names the new verifiers.",
+)
+@click.option("--out", required=True, type=PathArg, help="The rewraps file to write.")
+def rewrap(bundle: Path, keyring_path: Path, chain_path: Path, out: Path) -> None:
+    """Re-seal every envelope of BUNDLE to the newest manifest's active verifiers."""
+    refuse_existing(out)
+    if not bundle.is_file():
+        raise InputError(
+            f"bundle {bundle} does not exist", "name the file written by intake-courier pull"
+        )
+    manifests = trusted_chain(keyring_dir(keyring_path), load_chain_file(chain_path))
+    target = manifests[-1]
+    active = target.active_verifiers()
+    if not active:
+        raise ToolError(f"manifest version {target.version} has no active verifier", None)
+    keyring = load_keyring(keyring_path)
+    entries: list[dict[str, str]] = []
+    failures: list[str] = []
+    unchanged = 0
+    console = stderr_console()
+    with bundle.open("rb") as raw, byte_progress(console, "rewrapping") as progress:
+        task = progress.add_task("rewrapping", total=bundle.stat().st_size)
+        reader = ProgressReader(
+            cast(BinaryIO, raw), lambda pos: progress.update(task, completed=pos)
+        )
+        try:
+            for item in crypto.read_bundle(cast(BinaryIO, reader)):
+                if isinstance(item, crypto.ChainItem):
+                    continue
+                sid = str(item.meta.get("id"))
+                try:
+                    for eid, src in item.envelopes:
+                        where = f"{visible(sid, limit=32)}/{visible(eid, limit=32)}"
+                        try:
+                            entry = _rewrap_one(cast(BinaryIO, src), keyring, target)
+                        except crypto.IntakeCryptoError as exc:
+                            failures.append(f"{where}: {describe_crypto_error(exc)[0]}")
+                            continue
+                        if entry is None:
+                            unchanged += 1
+                        else:
+                            entries.append(entry)
+                finally:
+                    item.close()
+        except crypto.InvalidEnvelope as exc:
+            raise ToolError(
+                f"the bundle is damaged: {describe_crypto_error(exc)[0]}", "pull the bundle again"
+            ) from None
+        except (tarfile.TarError, EOFError):
+            raise ToolError(
+                "the bundle is not a complete tar stream", "pull the bundle again"
+            ) from None
+    for failure in failures:
+        console.print(Text("FAILED: ", style="bold red") + Text(failure), soft_wrap=True)
+    if entries:
+        write_file(out, dump_json({"type": "intake/rewraps", "rewraps": entries}))
+        say(
+            f"{len(entries)} envelope(s) rewrapped to manifest version {target.version}, "
+            f"written to {out}"
+        )
+    if unchanged:
+        say(f"{unchanged} envelope(s) already sealed to those verifiers; left out")
+    if failures:
+        raise PartialFailure(
+            f"{len(failures)} envelope(s) could not be rewrapped",
+            "an envelope no key of yours opens cannot be rewrapped by you",
+        )
+    if not entries:
+        say("nothing to rewrap; no file written")
+
+
+def _rewrap_one(src: BinaryIO, keyring: Keyring, target: crypto.Manifest) -> dict[str, str] | None:
+    """A rewraps entry sealing this envelope's key to `target`'s active verifiers.
+
+    None if it is already sealed to exactly them under that manifest. Only the
+    prefix changes; the payload (and so its digest) stays as it is.
+    """
+    active = target.active_verifiers()
+    src.seek(0)
+    header = crypto.read_header(src)
+    if (
+        sorted(header.recipient_kids) == sorted(v.kid for v in active)
+        and header.manifest.version == target.version
+        and hmac.compare_digest(header.manifest.digest, target.digest)
+    ):
+        return None
+    src.seek(0)
+    prefix = crypto.rewrap_prefix(
+        src, keyring.ring, [v.x25519 for v in active], manifest=target.ref
+    )
+    src.seek(0)
+    digest = crypto.payload_digest(src)
+    return {"digest": crypto.b64e(digest), "prefix": crypto.b64e(prefix)}
+
+
+# --------------------------------------------------------------------------
+# verify-chain
+
+
+@cli.command("verify-chain")
+@click.argument("chain_path", type=PathArg)
+@KeyringOption
+def verify_chain_command(chain_path: Path, keyring_path: Path) -> None:
+    """Verify a manifest chain from the pinned trust root and show it."""
+    manifests = trusted_chain(keyring_dir(keyring_path), load_chain_file(chain_path))
+    console = stderr_console()
+    for manifest in manifests:
+        print_manifest(console, manifest)
+    latest = manifests[-1]
+    say(
+        f"chain verified: {len(manifests)} manifest(s), newest version {latest.version}, "
+        f"fingerprint {latest.fingerprint}"
+    )
+
+
+def main() -> None:
+    cli(prog_name=PROG)
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,138 @@
+"""Encodings and hashing shared by every part of the protocol.
+
+Strictness here is a security property: a lenient base64 or JSON decoder lets
+two readers (Python and the browser) see different values in the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from crypto import _sodium
+
+_B64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_TIME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z")
+_KID_RE = re.compile(r"[0-9a-f]{32}")
+
+
+def b64e(data: bytes) -> str:
+    """Standard base64 with padding (RFC 4648 section 4)."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError("b64e expects bytes")
+    return base64.b64encode(bytes(data)).decode("ascii")
+
+
+def b64d(text: str) -> bytes:
+    """Decode strict standard base64: padding required, no whitespace, canonical.
+
+    Canonical means the unused low bits are zero, so each value has exactly
+    one encoding and signed JSON cannot be varied without changing bytes.
+    """
+    if not isinstance(text, str):
+        raise ValueError("base64 value must be a string")
+    if len(text) % 4 or not _B64_RE.fullmatch(text):
+        raise ValueError("not strict base64")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not strict base64") from exc
+    if base64.b64encode(data).decode("ascii") != text:
+        raise ValueError("not canonical base64")
+    return data
+
+
+def blake2b(size: int, message: bytes, key: bytes | None = None) -> bytes:
+    """The spec's ``H(size, message, key?)``."""
+    if not 16 <= size <= 64:
+        raise ValueError("BLAKE2b digest size must be 16..64 bytes")
+    if key is not None and not 16 <= len(key) <= 64:
+        raise ValueError("BLAKE2b key must be 16..64 bytes")
+    return _sodium.blake2b(size, bytes(message), key or b"")
+
+
+def kid(public_key: bytes) -> str:
+    """``kid(pk)``: lowercase hex of ``H(16, pk)``."""
+    if not isinstance(public_key, bytes) or len(public_key) != 32:
+        raise ValueError("a public key is 32 bytes")
+    return blake2b(16, public_key).hex()
+
+
+def is_kid(text: object) -> bool:
+    """True for a well-formed kid (32 lowercase hex digits)."""
+    return isinstance(text, str) and _KID_RE.fullmatch(text) is not None
+
+
+def fingerprint(kid_hex: str) -> str:
+    """A kid as people compare it: 8 groups of 4 hex digits."""
+    if not is_kid(kid_hex):
+        raise ValueError("a kid is 32 lowercase hex digits")
+    return " ".join(kid_hex[i : i + 4] for i in range(0, 32, 4))
+
+
+def format_time(dt: datetime) -> str:
+    """RFC 3339 UTC with whole seconds, e.g. ``2026-11-22T10:00:00Z``."""
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime: give an aware UTC time")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an RFC 3339 UTC time (``Z`` suffix; fractional seconds allowed, as
+    JavaScript's ``toISOString`` writes them) into an aware UTC datetime."""
+    if not isinstance(text, str):
+        raise ValueError("time must be a string")
+    m = _TIME_RE.fullmatch(text)
+    if m is None:
+        raise ValueError("not an RFC 3339 UTC time")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    micro = int((m.group(7) or "0").ljust(6, "0")[:6])
+    try:
+        return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+    except ValueError as exc:
+        raise ValueError("not an RFC 3339 UTC time") from exc
+
+
+def canonical_json(value: Mapping[str, Any] | list[Any]) -> bytes:
+    """Canonical JSON bytes: sorted keys, no spaces, UTF-8 (not ASCII-escaped)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"JSON constant {name} is not allowed")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        # Duplicate keys are read differently by different parsers (first vs
+        # last wins): refuse them so every reader sees the same document.
+        if key in result:
+            raise ValueError("duplicate JSON key")
+        result[key] = value
+    return result
+
+
+def load_json(data: bytes | str) -> Any:
+    """Parse untrusted JSON strictly: UTF-8, no duplicate keys, no NaN/Infinity.
+
+    Raises ``ValueError`` for anything else, including absurd nesting and
+    integers too long to convert, so callers map one exception to their class.
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise ValueError("malformed JSON") from exc
+
+
+def is_int(value: object) -> bool:
+    """A JSON integer (``bool`` is not one, though Python thinks so)."""
+    return isinstance(value, int) and not isinstance(value, bool)

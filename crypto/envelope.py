@@ -1,0 +1,692 @@
+"""The envelope: every encrypted object of the protocol (PROTOCOL.md).
+
+Layout: ``magic || u32be header_len || header JSON || header_mac || payload``.
+Everything streams chunk by chunk in constant memory, and nothing is released
+before the whole envelope verified: ``open_envelope`` decrypts into a spooled
+temporary and copies to the caller only after TAG_FINAL, the absence of
+trailing data and the zero padding have all been checked.
+
+Reader order (so Python and the browser report the same class):
+  1. prefix structure and v2 bounds ............ ``malformed``
+  2. some keyring key opens some ``sealed`` ..... ``no-match``
+  3. ``header_mac`` under an opened key ......... ``header-mac``
+  4. chunks: each read as ``chunk + 17`` bytes;
+     a chunk that does not authenticate, has a tag other than MESSAGE/FINAL,
+     or is an empty FINAL chunk ................. ``payload``
+     the stream ends before a FINAL chunk ....... ``truncated``
+     any byte after the FINAL chunk ............. ``trailing-data``
+  5. length prefix and padding .................. ``padding``
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import io
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO
+
+from crypto import _sodium
+from crypto.encoding import b64d, b64e, blake2b, is_int, is_kid, kid, load_json
+from crypto.errors import InvalidEnvelope, NoMatchingKey
+from crypto.keys import Identity, Keyring
+from crypto.padding import LENGTH_PREFIX, padded_size, padme
+
+MAGIC = b"INTAKEv1"
+MAC_BYTES = 32
+MAX_HEADER_LEN = 65536
+MIN_CHUNK, MAX_CHUNK = 4096, 1048576
+MAX_RECIPIENTS = 64
+SEALED_BYTES = 32 + _sodium.SEAL_OVERHEAD  # 80
+KINDS = ("submission", "attachment", "followup", "reply")
+HEADER_KEYS = frozenset({"v", "kind", "manifest", "recipients", "stream", "chunk"})
+MAX_MANIFEST_VERSION = 2**53 - 1  # the largest integer JavaScript holds exactly
+PAYLOAD_DIGEST_LABEL = b"intake/v2/payload-digest"
+_HEADER_MAC_LABEL = b"intake/v1/header-mac"
+_PAYLOAD_KEY_LABEL = b"intake/v1/payload"
+_SPOOL_MAX = 4 * 2**20  # plaintext below this stays in memory while verifying
+_COPY = 1 << 16
+
+Rng = Callable[[int], bytes]
+
+
+@dataclass(frozen=True)
+class ManifestRef:
+    """Which manifest an envelope was sealed under: its version and ``H(32, payload)``."""
+
+    version: int
+    digest: bytes
+
+    def __post_init__(self) -> None:
+        if not is_int(self.version) or not 1 <= self.version <= MAX_MANIFEST_VERSION:
+            raise ValueError("manifest version must be an integer >= 1")
+        if not isinstance(self.digest, bytes) or len(self.digest) != 32:
+            raise ValueError("manifest digest must be 32 bytes")
+
+
+@dataclass(frozen=True)
+class EnvelopeHeader:
+    """A structurally valid envelope prefix (its MAC not yet checked)."""
+
+    v: int
+    kind: str
+    manifest: ManifestRef
+    recipients: list[tuple[str, bytes]]
+    stream_header: bytes
+    chunk: int
+    raw: bytes
+    prefix: bytes
+
+    @property
+    def recipient_kids(self) -> list[str]:
+        return [k for k, _ in self.recipients]
+
+    @property
+    def mac(self) -> bytes:
+        return self.prefix[-MAC_BYTES:]
+
+
+@dataclass(frozen=True)
+class SealResult:
+    payload_digest: bytes
+    envelope_size: int
+
+
+@dataclass(frozen=True)
+class Opened:
+    header: EnvelopeHeader
+    size: int
+    payload_digest: bytes
+    opened_by: Identity
+
+
+# -- reading helpers ------------------------------------------------------------
+
+
+def _read_exact(src: IO[bytes], n: int) -> bytes:
+    """Read ``n`` bytes, fewer only at end of stream (pipes return short reads)."""
+    if n <= 0:
+        return b""
+    first = src.read(n)
+    if first is None:
+        first = b""
+    if len(first) == n or not first:
+        return bytes(first)
+    parts = [bytes(first)]
+    got = len(first)
+    while got < n:
+        more = src.read(n - got)
+        if not more:
+            break
+        parts.append(bytes(more))
+        got += len(more)
+    return b"".join(parts)
+
+
+def _malformed() -> InvalidEnvelope:
+    return InvalidEnvelope("malformed")
+
+
+def _parse_header_json(
+    raw: bytes,
+) -> tuple[int, str, ManifestRef, list[tuple[str, bytes]], bytes, int]:
+    """Check the header JSON is exactly the v2 shape, within bounds (``ValueError`` otherwise)."""
+    doc = load_json(raw)
+    if not isinstance(doc, dict) or set(doc) != HEADER_KEYS:
+        raise ValueError("header keys")
+    v = doc["v"]
+    if not is_int(v) or v not in (1, 2):
+        raise ValueError("header version")
+    kind = doc["kind"]
+    if kind not in KINDS:
+        raise ValueError("kind")
+    man = doc["manifest"]
+    if not isinstance(man, dict) or set(man) != {"version", "digest"}:
+        raise ValueError("manifest ref")
+    ref = ManifestRef(man["version"], b64d(man["digest"]))
+    chunk = doc["chunk"]
+    if not is_int(chunk) or not MIN_CHUNK <= chunk <= MAX_CHUNK:
+        raise ValueError("chunk out of bounds")
+    stream = b64d(doc["stream"])
+    if len(stream) != _sodium.STREAM_HEADER_BYTES:
+        raise ValueError("stream header length")
+    recs = doc["recipients"]
+    if not isinstance(recs, list) or not 1 <= len(recs) <= MAX_RECIPIENTS:
+        raise ValueError("recipient count")
+    recipients: list[tuple[str, bytes]] = []
+    for rec in recs:
+        if not isinstance(rec, dict) or set(rec) != {"kid", "sealed"}:
+            raise ValueError("recipient fields")
+        if not is_kid(rec["kid"]):
+            raise ValueError("recipient kid")
+        sealed = b64d(rec["sealed"])
+        if len(sealed) != SEALED_BYTES:
+            raise ValueError("sealed length")
+        recipients.append((rec["kid"], sealed))
+    return v, kind, ref, recipients, stream, chunk
+
+
+def parse_prefix(prefix: bytes) -> EnvelopeHeader:
+    """Parse a complete prefix held in memory (a rewraps file carries them)."""
+    src = io.BytesIO(prefix)
+    header = read_header(src)
+    if src.read(1):
+        raise _malformed()
+    return header
+
+
+def read_header(src: IO[bytes]) -> EnvelopeHeader:
+    """Read exactly the prefix from ``src`` and check its structure and v2 bounds.
+
+    Needs no key: this is the server's validation. The bounds are checked
+    before anything is allocated for the header, so a hostile length costs
+    nothing.
+    """
+    fixed = _read_exact(src, len(MAGIC) + 4)
+    if len(fixed) != len(MAGIC) + 4 or not hmac.compare_digest(fixed[: len(MAGIC)], MAGIC):
+        raise _malformed()
+    (header_len,) = struct.unpack(">I", fixed[len(MAGIC) :])
+    if header_len > MAX_HEADER_LEN:
+        raise _malformed()
+    raw = _read_exact(src, header_len)
+    mac = _read_exact(src, MAC_BYTES)
+    if len(raw) != header_len or len(mac) != MAC_BYTES:
+        raise _malformed()
+    try:
+        v, kind, ref, recipients, stream, chunk = _parse_header_json(raw)
+    except (ValueError, TypeError) as exc:
+        raise _malformed() from exc
+    return EnvelopeHeader(
+        v=v,
+        kind=kind,
+        manifest=ref,
+        recipients=recipients,
+        stream_header=stream,
+        chunk=chunk,
+        raw=raw,
+        prefix=fixed + raw + mac,
+    )
+
+
+def check_payload_framing(header: EnvelopeHeader, payload_length: int) -> None:
+    """Refuse a payload length no honest writer could produce (server-side check).
+
+    The payload must be whole chunks of ``chunk + 17`` bytes plus one non-empty
+    last chunk, carrying a Padmé-padded plaintext of at least 4096 bytes.
+    """
+    if not is_int(payload_length) or payload_length <= 0:
+        raise _malformed()
+    step = header.chunk + _sodium.STREAM_ABYTES
+    count = -(-payload_length // step)
+    last = payload_length - (count - 1) * step
+    if last <= _sodium.STREAM_ABYTES:
+        raise _malformed()
+    plain = payload_length - count * _sodium.STREAM_ABYTES
+    if plain < 4096 or padme(plain) != plain:
+        raise _malformed()
+
+
+def payload_length_for(content_length: int, chunk: int = 65536) -> int:
+    """Bytes after ``header_mac`` for ``content_length`` bytes of content."""
+    plain = padded_size(content_length)
+    return plain + -(-plain // chunk) * _sodium.STREAM_ABYTES
+
+
+# -- keys ---------------------------------------------------------------------------
+
+
+def _header_mac_key(k: bytes) -> bytes:
+    return blake2b(32, _HEADER_MAC_LABEL, key=k)
+
+
+def _payload_key(k: bytes) -> bytes:
+    return blake2b(32, _PAYLOAD_KEY_LABEL, key=k)
+
+
+def _header_mac(k: bytes, covered: bytes) -> bytes:
+    return blake2b(32, covered, key=_header_mac_key(k))
+
+
+@dataclass(frozen=True)
+class _Opener:
+    """One X25519 key pair that may open ``sealed`` entries."""
+
+    kid: str
+    public: bytes
+    secret: bytes
+    identity: Identity | None
+
+
+def _openers(keyring: Keyring) -> list[_Opener]:
+    out: list[_Opener] = []
+    for ident in keyring.verifiers():
+        pub = ident.x25519_public
+        if pub is not None and ident.x25519_secret is not None:
+            out.append(_Opener(kid(pub), pub, ident.x25519_secret, ident))
+    return out
+
+
+def _recover_key(header: EnvelopeHeader, openers: Sequence[_Opener]) -> tuple[bytes, _Opener]:
+    """Find ``K``: try kid matches first, then every other pairing.
+
+    Kids are only hints (the server could rename them), so every key is tried
+    against every entry. A ``K`` counts only if it also verifies the header
+    MAC, so a hostile extra entry sealing a different key cannot shadow ours.
+    """
+    pairs = [(o, s) for o in openers for k, s in header.recipients if k == o.kid]
+    pairs += [(o, s) for o in openers for k, s in header.recipients if k != o.kid]
+    opened_any = False
+    covered = header.prefix[:-MAC_BYTES]
+    for opener, sealed in pairs:
+        k = _sodium.box_seal_open(sealed, opener.public, opener.secret)
+        if k is None or len(k) != 32:
+            continue
+        opened_any = True
+        if hmac.compare_digest(_header_mac(k, covered), header.mac):
+            return k, opener
+    if opened_any:
+        raise InvalidEnvelope("header-mac")
+    raise NoMatchingKey(header.recipient_kids)
+
+
+# -- writing ------------------------------------------------------------------------
+
+
+def _build_prefix(
+    k: bytes,
+    *,
+    v: int,
+    kind: str,
+    manifest: ManifestRef,
+    recipients: Sequence[bytes],
+    stream_header: bytes,
+    chunk: int,
+    rng: Rng | None,
+    mutate: Callable[[dict[str, Any]], None] | None = None,
+) -> bytes:
+    recs = []
+    for pk in recipients:
+        seed = rng(32) if rng is not None else None
+        recs.append({"kid": kid(pk), "sealed": b64e(_sodium.box_seal(k, pk, seed))})
+    doc: dict[str, Any] = {
+        "v": v,
+        "kind": kind,
+        "manifest": {"version": manifest.version, "digest": b64e(manifest.digest)},
+        "recipients": recs,
+        "stream": b64e(stream_header),
+        "chunk": chunk,
+    }
+    if mutate is not None:
+        mutate(doc)  # test-vector crafting only
+    raw = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    covered = MAGIC + struct.pack(">I", len(raw)) + raw
+    return covered + _header_mac(k, covered)
+
+
+def _check_seal_args(
+    kind: str, manifest: ManifestRef, recipients: Sequence[bytes], chunk: int
+) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    if not isinstance(manifest, ManifestRef):
+        raise TypeError("manifest must be a ManifestRef")
+    if not is_int(chunk) or not MIN_CHUNK <= chunk <= MAX_CHUNK:
+        raise ValueError(f"chunk must be {MIN_CHUNK}..{MAX_CHUNK}")
+    if isinstance(recipients, bytes | str) or not 1 <= len(recipients) <= MAX_RECIPIENTS:
+        raise ValueError(f"need 1..{MAX_RECIPIENTS} recipient public keys")
+    for pk in recipients:
+        if not isinstance(pk, bytes) or len(pk) != 32:
+            raise ValueError("a recipient is a 32-byte X25519 public key")
+
+
+def _content_plaintext(src: IO[bytes], size: int) -> Iterator[bytes]:
+    """The padded plaintext ``u64be(size) || content || zeros`` as a stream of pieces."""
+    yield struct.pack(">Q", size)
+    left = size
+    while left:
+        piece = src.read(min(left, _COPY))
+        if not piece:
+            raise ValueError("src ended before size bytes were read")
+        left -= len(piece)
+        yield bytes(piece)
+    pad = padded_size(size) - LENGTH_PREFIX - size
+    while pad:
+        n = min(pad, _COPY)
+        pad -= n
+        yield bytes(n)
+
+
+def _seal_plaintext(
+    pieces: Iterator[bytes],
+    total: int,
+    dst: IO[bytes],
+    *,
+    v: int,
+    kind: str,
+    manifest: ManifestRef,
+    recipients: Sequence[bytes],
+    chunk: int,
+    rng: Rng | None,
+    mutate: Callable[[dict[str, Any]], None] | None = None,
+) -> SealResult:
+    """Encrypt ``total`` bytes of already padded plaintext (the generator crafts
+    bad padding through this; ``seal`` is the only public writer)."""
+    k = rng(32) if rng is not None else _sodium.random_bytes(32)
+    stream_header = rng(_sodium.STREAM_HEADER_BYTES) if rng is not None else None
+    pusher = _sodium.StreamPush(_payload_key(k), stream_header)
+    prefix = _build_prefix(
+        k,
+        v=v,
+        kind=kind,
+        manifest=manifest,
+        recipients=recipients,
+        stream_header=pusher.header,
+        chunk=chunk,
+        rng=rng,
+        mutate=mutate,
+    )
+    dst.write(prefix)
+    digest = _sodium.Blake2b(32)
+    digest.update(PAYLOAD_DIGEST_LABEL + pusher.header)
+    written = len(prefix)
+    done = 0
+    buf = bytearray()
+    for piece in pieces:
+        buf += piece
+        while len(buf) >= chunk and done + chunk < total:
+            block = pusher.push(bytes(buf[:chunk]), final=False)
+            del buf[:chunk]
+            done += chunk
+            dst.write(block)
+            digest.update(block)
+            written += len(block)
+    if done + len(buf) != total or (not buf and total):
+        raise ValueError("plaintext length does not match total")
+    block = pusher.push(bytes(buf), final=True)
+    dst.write(block)
+    digest.update(block)
+    written += len(block)
+    return SealResult(payload_digest=digest.digest(), envelope_size=written)
+
+
+def seal(
+    src: BinaryIO,
+    size: int,
+    dst: BinaryIO,
+    *,
+    kind: str,
+    manifest: ManifestRef,
+    recipients: Sequence[bytes],
+    chunk: int = 65536,
+    rng: Rng | None = None,
+) -> SealResult:
+    """Encrypt ``size`` bytes from ``src`` to ``recipients`` (X25519 public keys).
+
+    ``rng`` replaces the OS CSPRNG to make output reproducible (test vectors
+    only). Draw order: K (32), the stream header (24), then one 32-byte
+    ephemeral seed per recipient in order.
+    """
+    _check_seal_args(kind, manifest, recipients, chunk)
+    if not is_int(size) or size < 0:
+        raise ValueError("size must be a non-negative int")
+    return _seal_plaintext(
+        _content_plaintext(src, size),
+        padded_size(size),
+        dst,
+        v=2,
+        kind=kind,
+        manifest=manifest,
+        recipients=recipients,
+        chunk=chunk,
+        rng=rng,
+    )
+
+
+def seal_bytes(
+    content: bytes,
+    *,
+    kind: str,
+    manifest: ManifestRef,
+    recipients: Sequence[bytes],
+    chunk: int = 65536,
+    rng: Rng | None = None,
+) -> bytes:
+    """``seal`` for content held in memory."""
+    out = io.BytesIO()
+    seal(
+        io.BytesIO(content),
+        len(content),
+        out,
+        kind=kind,
+        manifest=manifest,
+        recipients=recipients,
+        chunk=chunk,
+        rng=rng,
+    )
+    return out.getvalue()
+
+
+# -- opening ----------------------------------------------------------------------
+
+
+class _PlaintextSink:
+    """Splits decrypted payload into length prefix, content and padding as it streams."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._prefix = b""
+        self.length: int | None = None
+        self._left = 0
+        self.total = 0
+        self.padding_ok = True
+
+    def feed(self, block: bytes) -> None:
+        self.total += len(block)
+        pos = 0
+        if self.length is None:
+            take = min(LENGTH_PREFIX - len(self._prefix), len(block))
+            self._prefix += block[:take]
+            pos = take
+            if len(self._prefix) == LENGTH_PREFIX:
+                (self.length,) = struct.unpack(">Q", self._prefix)
+                self._left = self.length
+        if self.length is None:
+            return
+        take = min(self._left, len(block) - pos)
+        if take:
+            self._out.write(block[pos : pos + take])
+            self._left -= take
+            pos += take
+        rest = block[pos:]
+        if rest and rest.count(0) != len(rest):
+            self.padding_ok = False
+
+    def check(self) -> int:
+        """The content length, once the whole plaintext has been seen."""
+        if self.length is None or self._left or not self.padding_ok:
+            raise InvalidEnvelope("padding")
+        # The total must be exactly what an honest writer pads this length to.
+        if self.total != padded_size(self.length):
+            raise InvalidEnvelope("padding")
+        return self.length
+
+
+def _decrypt_into(
+    src: IO[bytes], out: IO[bytes], openers: Sequence[_Opener]
+) -> tuple[EnvelopeHeader, int, bytes, _Opener]:
+    """Verify and decrypt the whole envelope into ``out`` (which the caller
+    discards on failure). Returns (header, content size, payload digest, opener)."""
+    header = read_header(src)
+    k, opener = _recover_key(header, openers)
+    puller = _sodium.StreamPull(_payload_key(k), header.stream_header)
+    digest = _sodium.Blake2b(32)
+    digest.update(PAYLOAD_DIGEST_LABEL + header.stream_header)
+    sink = _PlaintextSink(out)
+    step = header.chunk + _sodium.STREAM_ABYTES
+    while True:
+        block = _read_exact(src, step)
+        if not block:
+            raise InvalidEnvelope("truncated")
+        digest.update(block)
+        result = puller.pull(block)
+        if result is None:
+            raise InvalidEnvelope("payload")
+        plain, tag = result
+        if tag == _sodium.TAG_FINAL:
+            if not plain:
+                raise InvalidEnvelope("payload")  # the last chunk is never empty
+            sink.feed(plain)
+            break
+        if tag != _sodium.TAG_MESSAGE:
+            raise InvalidEnvelope("payload")
+        sink.feed(plain)
+    if _read_exact(src, 1):
+        raise InvalidEnvelope("trailing-data")
+    size = sink.check()
+    return header, size, digest.digest(), opener
+
+
+def _copy(src: IO[bytes], dst: IO[bytes]) -> None:
+    while True:
+        piece = src.read(_COPY)
+        if not piece:
+            return
+        dst.write(piece)
+
+
+def open_envelope(src: BinaryIO, dst: BinaryIO, keyring: Keyring) -> Opened:
+    """Open an envelope, writing the content to ``dst`` only once it fully verified."""
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_MAX) as spool:
+        header, size, pdigest, opener = _decrypt_into(src, spool, _openers(keyring))
+        spool.seek(0)
+        _copy(spool, dst)
+    if opener.identity is None:  # pragma: no cover - keyring openers always carry one
+        raise TypeError("opener without identity")
+    return Opened(header=header, size=size, payload_digest=pdigest, opened_by=opener.identity)
+
+
+def open_bytes(data: bytes, keyring: Keyring) -> tuple[Opened, bytes]:
+    """``open_envelope`` for an envelope held in memory."""
+    out = io.BytesIO()
+    opened = open_envelope(io.BytesIO(data), out, keyring)
+    return opened, out.getvalue()
+
+
+def open_to_path(
+    src_path: str | os.PathLike[str], out_path: str | os.PathLike[str], keyring: Keyring
+) -> Opened:
+    """Open ``src_path`` into ``out_path``: decrypt into a 0600 temporary beside
+    it, fsync, then rename over ``out_path``; on any failure nothing is left."""
+    out_dir = os.path.dirname(os.path.abspath(out_path))
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".intake-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, open(src_path, "rb") as src:
+            header, size, pdigest, opener = _decrypt_into(src, out, _openers(keyring))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, out_path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable where possible
+        dfd = os.open(out_dir, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    if opener.identity is None:  # pragma: no cover
+        raise TypeError("opener without identity")
+    return Opened(header=header, size=size, payload_digest=pdigest, opened_by=opener.identity)
+
+
+def _open_with_x25519(data: bytes, public: bytes, secret: bytes) -> tuple[EnvelopeHeader, bytes]:
+    """Open with a bare X25519 pair (the applicant's reply key, not a keyring)."""
+    out = io.BytesIO()
+    header, _size, _pd, _op = _decrypt_into(
+        io.BytesIO(data), out, [_Opener(kid(public), public, secret, None)]
+    )
+    return header, out.getvalue()
+
+
+def payload_digest(src: BinaryIO) -> bytes:
+    """``H(32, "intake/v2/payload-digest" || stream_header || payload)``, streamed.
+
+    Needs no key and checks structure only, like ``read_header``.
+    """
+    header = read_header(src)
+    digest = _sodium.Blake2b(32)
+    digest.update(PAYLOAD_DIGEST_LABEL + header.stream_header)
+    while True:
+        piece = src.read(_COPY)
+        if not piece:
+            return digest.digest()
+        digest.update(bytes(piece))
+
+
+# -- rewrapping ------------------------------------------------------------------------
+
+
+def rewrap_prefix(
+    src: BinaryIO,
+    keyring: Keyring,
+    recipients: Sequence[bytes],
+    rng: Rng | None = None,
+    *,
+    manifest: ManifestRef | None = None,
+) -> bytes:
+    """A new prefix sealing the same ``K`` to ``recipients``; the payload is untouched.
+
+    Reads only the prefix from ``src``. ``manifest`` (optional) names the
+    manifest the new recipients come from, so readers do not warn that the
+    recipients differ from the old manifest's verifiers. ``v`` is kept: a
+    version-1 envelope's content keeps its version-1 meaning.
+    """
+    header = read_header(src)
+    ref = manifest if manifest is not None else header.manifest
+    _check_seal_args(header.kind, ref, recipients, header.chunk)
+    k, _opener = _recover_key(header, _openers(keyring))
+    return _build_prefix(
+        k,
+        v=header.v,
+        kind=header.kind,
+        manifest=ref,
+        recipients=recipients,
+        stream_header=header.stream_header,
+        chunk=header.chunk,
+        rng=rng,
+    )
+
+
+def rewrap(
+    src: BinaryIO,
+    dst: BinaryIO,
+    keyring: Keyring,
+    recipients: Sequence[bytes],
+    rng: Rng | None = None,
+    *,
+    manifest: ManifestRef | None = None,
+) -> bytes:
+    """Write the whole rewrapped envelope to ``dst``; returns the new prefix."""
+    prefix = rewrap_prefix(src, keyring, recipients, rng, manifest=manifest)
+    dst.write(prefix)
+    _copy(src, dst)
+    return prefix
+
+
+def recipient_discrepancies(
+    header: EnvelopeHeader, active_kids: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """(kids in the header but not active in the manifest, active kids missing).
+
+    Either list non-empty is a sign of a tampered page or server: tools warn loudly.
+    """
+    named = header.recipient_kids
+    unknown = [k for k in named if k not in active_kids]
+    missing = [k for k in active_kids if k not in named]
+    return unknown, missing
