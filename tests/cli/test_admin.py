@@ -1,0 +1,318 @@
+"""intake-admin: genesis, drafts, detached signatures, thresholds, the demo organisation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import crypto
+
+from .support import Attachment, Org, assert_clean_failure, make_submission, run, write_bundle
+
+DEMO_PASSPHRASE = "demo-only-not-secret"
+
+
+@pytest.fixture(scope="session")
+def ceremony(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`init` of a 3-admin, threshold-2 organisation (three Argon2id key files)."""
+    out = tmp_path_factory.mktemp("ceremony") / "org"
+    result = run(
+        "admin",
+        [
+            "init",
+            "--org",
+            "Помощь",
+            "--contact",
+            "help@example.invalid",
+            "--admins",
+            "3",
+            "--threshold",
+            "2",
+            "--out",
+            out,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_init_writes_keys_and_a_genesis_that_verifies_against_the_printed_root(
+    ceremony: Path,
+) -> None:
+    root = crypto.TrustRoot.parse((ceremony / "trust-root.json").read_text())
+    chain = json.loads((ceremony / "chain.json").read_text())["chain"]
+    [genesis] = crypto.verify_chain(chain, root)
+    assert genesis.version == 1 and genesis.threshold == 2 and len(genesis.admins) == 3
+    assert genesis.data["org"] == {"name": "Помощь", "contact": "help@example.invalid"}
+    assert sorted(p.name for p in ceremony.glob("admin-*.key")) == [
+        "admin-1.key",
+        "admin-2.key",
+        "admin-3.key",
+    ]
+    assert json.loads((ceremony / "manifest-1.json").read_text()) == chain[0]
+
+
+def test_threshold_ceremony_in_separate_folders(ceremony: Path, tmp_path: Path) -> None:
+    # Each admin works in their own folder with only their own key.
+    desks = {}
+    for n in (1, 2, 3):
+        desk = tmp_path / f"admin-{n}"
+        desk.mkdir()
+        shutil.copy(ceremony / f"admin-{n}.key", desk / "my.key")
+        shutil.copy(ceremony / "manifest-1.json", desk / "current.json")
+        desks[n] = desk
+    newcomer = crypto.generate_identity("verifier", "vera")
+    public = desks[1] / "vera.pub.json"
+    public.write_text(json.dumps(newcomer.public().to_json()))
+
+    drafted = run(
+        "admin",
+        [
+            "add-verifier",
+            public,
+            "--current",
+            desks[1] / "current.json",
+            "--out",
+            desks[1] / "draft.json",
+        ],
+    )
+    assert drafted.exit_code == 0, drafted.output
+    assert "GAINS ACCESS to every new submission" in drafted.stderr
+    for n in (2, 3):
+        shutil.copy(desks[1] / "draft.json", desks[n] / "draft.json")
+    shown = run("admin", ["show", desks[2] / "draft.json", "--current", desks[2] / "current.json"])
+    assert shown.exit_code == 0 and "vera" in shown.stderr
+
+    for n in (2, 3):
+        signed = run(
+            "admin",
+            [
+                "sign",
+                desks[n] / "draft.json",
+                "--key",
+                desks[n] / "my.key",
+                "--out",
+                desks[n] / "sig.json",
+            ],
+        )
+        assert signed.exit_code == 0, signed.output
+        shutil.copy(desks[n] / "sig.json", desks[1] / f"sig-{n}.json")
+
+    combined = run(
+        "admin",
+        [
+            "combine",
+            desks[1] / "draft.json",
+            desks[1] / "sig-2.json",
+            desks[1] / "sig-3.json",
+            "--out",
+            desks[1] / "manifest-2.json",
+        ],
+    )
+    assert combined.exit_code == 0, combined.output
+    verified = run(
+        "admin",
+        [
+            "verify",
+            desks[1] / "manifest-2.json",
+            "--chain",
+            ceremony / "chain.json",
+            "--trust-root",
+            ceremony / "trust-root.json",
+        ],
+    )
+    assert verified.exit_code == 0, verified.output
+    assert "OK: version 2 is a valid successor of version 1" in verified.stderr
+
+    root = crypto.TrustRoot.parse((ceremony / "trust-root.json").read_text())
+    genesis = json.loads((ceremony / "manifest-1.json").read_text())
+    manifest_2 = json.loads((desks[1] / "manifest-2.json").read_text())
+    latest = crypto.verify_chain([genesis, manifest_2], root)[-1]
+    assert [v.kid for v in latest.active_verifiers()] == [newcomer.kid]
+
+    # One signature of three is not enough.
+    single = run(
+        "admin",
+        [
+            "combine",
+            desks[1] / "draft.json",
+            desks[1] / "sig-2.json",
+            "--out",
+            desks[1] / "weak.json",
+        ],
+    )
+    assert single.exit_code == 0 and "only 1 of the 2 signatures" in single.stderr
+    refused = run(
+        "admin",
+        [
+            "verify",
+            desks[1] / "weak.json",
+            "--chain",
+            ceremony / "chain.json",
+            "--trust-root",
+            ceremony / "trust-root.json",
+        ],
+    )
+    lines = assert_clean_failure(refused, "intake-admin")
+    assert "NOT a valid successor" in lines[-2] and "threshold" in lines[-2]
+    assert "NOT MET" in refused.stderr
+
+
+def test_signature_of_another_draft_is_refused_by_combine(ceremony: Path, tmp_path: Path) -> None:
+    drafts = []
+    for n in (1, 2):
+        draft = tmp_path / f"draft-{n}.json"
+        result = run(
+            "admin",
+            [
+                "renew",
+                "--current",
+                ceremony / "manifest-1.json",
+                "--out",
+                draft,
+                "--expires-days",
+                str(100 + n),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        drafts.append(draft)
+    sig = tmp_path / "sig.json"
+    assert (
+        run("admin", ["sign", drafts[0], "--key", ceremony / "admin-1.key", "--out", sig]).exit_code
+        == 0
+    )
+
+    result = run("admin", ["combine", drafts[1], sig, "--out", tmp_path / "signed.json"])
+
+    lines = assert_clean_failure(result, "intake-admin")
+    assert "signs a different draft" in lines[0]
+
+
+def test_retire_and_revoke_drafts_say_who_loses_access(org: Org, tmp_path: Path) -> None:
+    current = tmp_path / "current.json"
+    current.write_text(json.dumps(org.chain[-1]))
+
+    retired = run(
+        "admin",
+        [
+            "retire",
+            crypto.fingerprint(org.verifier.kid),
+            "--current",
+            current,
+            "--out",
+            tmp_path / "retire.json",
+        ],
+    )
+    revoked = run(
+        "admin",
+        ["revoke", org.verifier.kid, "--current", current, "--out", tmp_path / "revoke.json"],
+    )
+
+    assert retired.exit_code == 0, retired.output
+    assert "LOSES ACCESS to new submissions (retired" in retired.stderr
+    draft = crypto.parse_manifest(json.loads((tmp_path / "retire.json").read_text()))
+    assert draft.version == 2 and draft.verifiers[0].status == "retired"
+    assert json.loads((tmp_path / "retire.json").read_text())["signatures"] == []
+    assert revoked.exit_code == 0, revoked.output
+    assert "REVOKED" in revoked.stderr
+
+
+def test_unknown_verifier_kid_is_a_clear_error(org: Org, tmp_path: Path) -> None:
+    current = tmp_path / "current.json"
+    current.write_text(json.dumps(org.chain[-1]))
+
+    result = run("admin", ["retire", "0" * 32, "--current", current, "--out", tmp_path / "d.json"])
+
+    assert_clean_failure(result, "intake-admin")
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_publish_reports_an_unreachable_server(org: Org, tmp_path: Path) -> None:
+    signed = tmp_path / "m.json"
+    signed.write_text(json.dumps(org.chain[-1]))
+
+    result = run("admin", ["publish", signed, "--server", "http://127.0.0.1:9"])
+
+    lines = assert_clean_failure(result, "intake-admin")
+    assert "cannot reach http://127.0.0.1:9" in lines[0]
+
+
+def test_demo_organisation_decrypts_with_the_commands_of_its_readme(tmp_path: Path) -> None:
+    demo = tmp_path / "demo"
+    made = run("admin", ["demo", "--out", demo], passphrase=None)
+    assert made.exit_code == 0, made.output
+    assert "DEMO ONLY" in made.stderr and DEMO_PASSPHRASE in made.stderr
+    readme = (demo / "README.txt").read_text()
+    assert f"intake-verifier decrypt {demo}/bundle.tar --keyring {demo}/keyring" in readme
+    chain = json.loads((demo / "chain.json").read_text())["chain"]
+    manifest = crypto.verify_chain(
+        chain, crypto.TrustRoot.parse((demo / "trust-root.json").read_text())
+    )[-1]
+    sub = make_submission(manifest, attachments=[Attachment("a.pdf", b"%PDF-1.4")])
+    write_bundle(demo / "bundle.tar", chain, [sub])
+
+    result = run(
+        "verifier",
+        ["decrypt", demo / "bundle.tar", "--keyring", demo / "keyring", "--out", demo / "cases"],
+        passphrase=DEMO_PASSPHRASE,
+    )
+
+    assert result.exit_code == 0, result.output
+    assert (demo / "cases" / sub.sid / "attachments" / "a.pdf").is_file()
+    # It never replaces a folder silently, and --force only replaces a demo folder.
+    again = run("admin", ["demo", "--out", demo], passphrase=None)
+    assert_clean_failure(again, "intake-admin")
+    other = tmp_path / "precious"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    forced = run("admin", ["demo", "--out", other, "--force"], passphrase=None)
+    assert_clean_failure(forced, "intake-admin")
+    assert (other / "notes.txt").read_text() == "keep me"
+
+
+def test_rotate_admins_and_add_courier_drafts_show_the_new_keys(org: Org, tmp_path: Path) -> None:
+    current = tmp_path / "current.json"
+    current.write_text(json.dumps(org.chain[-1]))
+    pubs = []
+    for n in (1, 2, 3):
+        admin = crypto.generate_identity("admin", f"new-admin-{n}")
+        path = tmp_path / f"new-{n}.pub.json"
+        path.write_text(json.dumps(admin.public().to_json()))
+        pubs.append(path)
+    courier = crypto.generate_identity("courier", "laptop-courier")
+    courier_pub = tmp_path / "courier.pub.json"
+    courier_pub.write_text(json.dumps(courier.public().to_json()))
+
+    rotated = run(
+        "admin",
+        [
+            "rotate-admins",
+            "--new-admins",
+            *pubs,
+            "--threshold",
+            "2",
+            "--current",
+            current,
+            "--out",
+            tmp_path / "rotate.json",
+        ],
+    )
+    added = run(
+        "admin",
+        ["add-courier", courier_pub, "--current", current, "--out", tmp_path / "courier.json"],
+    )
+    wrong_kind = run(
+        "admin",
+        ["add-courier", pubs[0], "--current", current, "--out", tmp_path / "wrong.json"],
+    )
+
+    assert rotated.exit_code == 0, rotated.output
+    assert rotated.stderr.count("+ NEW ADMIN") == 3 and rotated.stderr.count("- admin removed") == 2
+    assert "admin threshold 2 of 2 -> 2 of 3" in rotated.stderr
+    draft = crypto.parse_manifest(json.loads((tmp_path / "rotate.json").read_text()))
+    assert len(draft.admins) == 3 and draft.threshold == 2
+    assert added.exit_code == 0 and "+ NEW COURIER" in added.stderr
+    assert_clean_failure(wrong_kind, "intake-admin")
