@@ -55,7 +55,7 @@ class AssetIndex:
     def vendor_sri(self) -> dict[str, str]:
         """What sodium-loader.js needs: vendor file name to SRI."""
         prefix = "vendor/"
-        return {k[len(prefix):]: v for k, v in self.integrity.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in self.integrity.items() if k.startswith(prefix)}
 
 
 def build_asset_index(static_dir: Path = STATIC_DIR) -> AssetIndex:
@@ -70,6 +70,8 @@ def build_asset_index(static_dir: Path = STATIC_DIR) -> AssetIndex:
         integrity[name] = sri(path.read_bytes())
     if missing:
         raise MissingAsset(
-            "missing page assets: " + ", ".join(missing) + " (run `make vendor` to fetch libsodium.js)"
+            "missing page assets: "
+            + ", ".join(missing)
+            + " (run `make vendor` to fetch libsodium.js)"
         )
     return AssetIndex(integrity)

@@ -34,8 +34,13 @@ def _n(message: str) -> str:
 SCRIPT_MESSAGES = {
     "loading": _n("Preparing encryption…"),
     "ready": _n("Encryption is ready. Nothing leaves this phone unencrypted."),
-    "crypto_failed": _n("Encryption could not start. Reload the page; if it keeps failing, try another browser."),
-    "chain_failed": _n("The organisation's keys could not be verified. Do not send anything; tell the organisation."),
+    "crypto_failed": _n(
+        "Encryption could not start. Reload the page; if it keeps failing, try another browser."
+    ),
+    "chain_failed": _n(
+        "The organisation's keys could not be verified. "
+        "Do not send anything; tell the organisation."
+    ),
     "empty": _n("Please write something before sending."),
     "encrypting": _n("Encrypting…"),
     "working": _n("Checking that you are not a robot (a few seconds)…"),

@@ -1,0 +1,1 @@
+"""Courier endpoints: signed requests moving ciphertext to and from the air gap."""

@@ -1,0 +1,1 @@
+"""Applicant mailboxes: replies fetched with a token."""

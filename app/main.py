@@ -1,0 +1,119 @@
+"""The application factory. Nothing here runs at import time: `create_app`
+builds everything from a `Settings`, and connects to nothing until a request
+needs the database."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.courier.routes import router as courier_router
+from app.errors import IntakeError, RateLimited
+from app.mailbox.routes import router as mailbox_router
+from app.manifests.routes import router as manifests_router
+from app.pow.routes import router as pow_router
+from app.runtime import Runtime, build_runtime
+from app.security import CatchAll, SecurityHeaders
+from app.settings import Settings
+from app.submissions.routes import router as submissions_router
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+_HTTP_CODES = {
+    400: "bad-request",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "too-large",
+    415: "unsupported-media-type",
+}
+
+
+def error_body(code: str, message: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "detail": detail or {}}}
+
+
+async def _intake_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, IntakeError):  # pragma: no cover - registered for IntakeError only
+        raise exc
+    headers = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.detail.get("retry_after", 1))
+    return JSONResponse(error_body(exc.code, exc.text, exc.detail), exc.status, headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    # Where and why only: the rejected input itself is never echoed back.
+    detail = {"errors": [{"loc": list(error["loc"]), "type": error["type"]} for error in errors]}
+    return JSONResponse(error_body("invalid-request", "The request is not valid.", detail), 422)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+    code = _HTTP_CODES.get(status, "http-error")
+    message = exc.detail if isinstance(exc, StarletteHTTPException) else "Error."
+    return JSONResponse(error_body(code, str(message)), status)
+
+
+def _include_pages(app: FastAPI, settings: Settings) -> None:
+    """The applicant's pages live in `app.pages` (router + optional setup),
+    written separately; the API works without them."""
+    if importlib.util.find_spec("app.pages") is None:
+        return
+    pages = importlib.import_module("app.pages")
+    setup = getattr(pages, "setup", None)
+    if setup is not None:
+        setup(app, settings)
+    app.include_router(pages.router)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Builds the app. Tests pass `Settings(...)`; production reads `INTAKE_*`."""
+    settings = settings or Settings()
+    runtime = runtime or build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = FastAPI(
+        title="Intake",
+        version="1",
+        # The interactive docs load scripts from a CDN: not on this server.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+
+    for router in (
+        manifests_router,
+        pow_router,
+        submissions_router,
+        mailbox_router,
+        courier_router,
+    ):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    _include_pages(app, settings)
+
+    app.add_exception_handler(IntakeError, _intake_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Added last = outermost: headers go on every answer, errors included.
+    app.add_middleware(CatchAll)
+    app.add_middleware(SecurityHeaders, settings=settings)
+    return app

@@ -1,0 +1,163 @@
+"""Retention and housekeeping (`intake purge`) and a health summary
+(`intake status`). Purge is idempotent and safe to run while the server runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import delete, func, select
+
+from app import clock
+from app.courier.service import delete_orphans
+from app.db import rowcount
+from app.manifests import service as manifests
+from app.migrate import alembic_config
+from app.models import Envelope, Receipt, Reply, SeenSignature, SpentChallenge, Submission
+from app.runtime import Runtime
+from app.storage import BlobMissing, guarded_path
+from app.storage.base import UPLOAD_ID
+
+
+@dataclass
+class PurgeReport:
+    abandoned_uploads: int = 0
+    expired_signatures: int = 0
+    expired_challenges: int = 0
+    replies: int = 0
+    receipts: int = 0
+    partials: int = 0
+    repaired: int = 0
+    blobs: int = 0
+    temporaries: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def purge(runtime: Runtime, now: datetime | None = None) -> PurgeReport:
+    settings = runtime.settings
+    now = now or clock.now()
+    report = PurgeReport()
+
+    with runtime.session_factory() as session, session.begin():
+        cutoff = now - timedelta(hours=settings.upload_expiry_hours)
+        abandoned = list(
+            session.scalars(
+                select(Submission).where(
+                    Submission.state == "uploading", Submission.created < cutoff
+                )
+            )
+        )
+        for submission in abandoned:
+            session.delete(submission)
+        report.abandoned_uploads = len(abandoned)
+
+        report.expired_signatures = rowcount(
+            session.execute(delete(SeenSignature).where(SeenSignature.expires < now))
+        )
+        report.expired_challenges = rowcount(
+            session.execute(delete(SpentChallenge).where(SpentChallenge.expires < now))
+        )
+        read_cutoff = now - timedelta(days=settings.reply_retention_days)
+        unread_cutoff = now - timedelta(days=settings.unread_reply_retention_days)
+        report.replies = rowcount(
+            session.execute(
+                delete(Reply).where(
+                    (Reply.read_at < read_cutoff)
+                    | (Reply.read_at.is_(None) & (Reply.created < unread_cutoff))
+                )
+            )
+        )
+        referenced = select(Envelope.digest).where(Envelope.digest.is_not(None))
+        report.receipts = rowcount(
+            session.execute(delete(Receipt).where(Receipt.digest.not_in(referenced)))
+        )
+        rows = {
+            (sid, eid): digest
+            for sid, eid, digest in session.execute(
+                select(Envelope.submission_id, Envelope.eid, Envelope.digest)
+            )
+        }
+        held = {digest for digest in rows.values() if digest is not None}
+
+    # Blob work runs with no transaction open (see app.submissions.service).
+    blobs = runtime.blobs
+    for upload in list(blobs.list_partials()):
+        if not UPLOAD_ID.match(upload):  # pragma: no cover - stores list only valid names
+            continue
+        sid, eid = upload.split(".")
+        if (sid, eid) not in rows:
+            blobs.discard_partial(upload)
+            report.partials += 1
+            continue
+        digest = rows[(sid, eid)]
+        if digest is None:
+            continue  # an upload in progress
+        if blobs.exists(digest):
+            blobs.discard_partial(upload)
+            report.partials += 1
+        else:
+            # The row was marked complete but the process stopped before the
+            # bytes moved: finish the move.
+            try:
+                blobs.commit_partial(upload, digest)
+                report.repaired += 1
+            except BlobMissing:  # pragma: no cover - raced with the upload itself
+                pass
+    orphans = [key for key in blobs.list_blobs() if key not in held]
+    report.blobs = delete_orphans(runtime, orphans)
+    clean_tmp = getattr(blobs, "clean_tmp", None)
+    if clean_tmp is not None:
+        report.temporaries = int(clean_tmp())
+    return report
+
+
+def database_revision(runtime: Runtime) -> tuple[str | None, str | None]:
+    """(current, head) Alembic revisions."""
+    head = ScriptDirectory.from_config(alembic_config(runtime.settings)).get_current_head()
+    with runtime.engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current, head
+
+
+def status(runtime: Runtime) -> dict[str, Any]:
+    current, head = database_revision(runtime)
+    info: dict[str, Any] = {
+        "database": {"revision": current, "head": head, "up_to_date": current == head},
+        "trust_root": manifests.trust_root_json(runtime.settings),
+        "blob_backend": runtime.settings.blob_backend,
+    }
+    if current != head:
+        return info
+    with runtime.session_factory() as session:
+        rows = manifests.chain_rows(session)
+        if rows:
+            latest = runtime.manifests.parse(rows[-1])
+            info["manifest"] = {
+                "versions": [row.version for row in rows],
+                "latest": latest.version,
+                "expires": clock.rfc3339(latest.expires),
+                "expired": latest.expires < clock.now(),
+                "fingerprint": latest.fingerprint,
+            }
+        else:
+            info["manifest"] = None
+        info["submissions"] = dict(
+            session.execute(select(Submission.state, func.count()).group_by(Submission.state)).all()
+        )
+        info["replies"] = session.scalar(select(func.count()).select_from(Reply))
+    path = guarded_path(runtime.settings)
+    if path is not None and path.exists():
+        from app.storage import free_bytes
+
+        info["disk"] = {
+            "path": str(path),
+            "free_bytes": free_bytes(path),
+            "min_free_bytes": runtime.settings.min_free_bytes,
+        }
+    return info

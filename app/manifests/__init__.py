@@ -1,0 +1,1 @@
+"""Key manifests: serving the chain, accepting successors."""

@@ -1,0 +1,146 @@
+"""Key manifests: the chain the server serves and the rules for extending it.
+
+The server checks every manifest exactly as a reader would (genesis against
+the pinned trust root, each successor against its predecessor), so it never
+serves a chain that browsers would refuse.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import crypto
+from app import clock
+from app.errors import (
+    ManifestConflict,
+    ManifestRejected,
+    ManifestSuperseded,
+    ManifestUnknown,
+    NoManifest,
+    TrustRootMissing,
+)
+from app.models import ManifestRow
+from app.settings import Settings
+
+
+class ManifestCache:
+    """Parsed manifests by (version, digest): rows never change once stored,
+    so parsing each once per process is enough."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[int, str], crypto.Manifest] = {}
+        self._lock = threading.Lock()
+
+    def parse(self, row: ManifestRow) -> crypto.Manifest:
+        key = (row.version, row.digest)
+        with self._lock:
+            cached = self._parsed.get(key)
+        if cached is not None:
+            return cached
+        manifest = crypto.parse_manifest(json.loads(row.envelope))
+        with self._lock:
+            self._parsed[key] = manifest
+        return manifest
+
+
+def trust_root(settings: Settings) -> crypto.TrustRoot | None:
+    if not settings.trust_root:
+        return None
+    return crypto.TrustRoot.parse(settings.trust_root)
+
+
+def trust_root_json(settings: Settings) -> dict[str, Any] | None:
+    if not settings.trust_root:
+        return None
+    data = json.loads(settings.trust_root)
+    return {"threshold": data["threshold"], "admins": list(data["admins"])}
+
+
+def chain_rows(session: Session) -> list[ManifestRow]:
+    return list(session.scalars(select(ManifestRow).order_by(ManifestRow.version)))
+
+
+def chain_envelopes(session: Session) -> list[dict[str, Any]]:
+    return [json.loads(row.envelope) for row in chain_rows(session)]
+
+
+def latest_row(session: Session) -> ManifestRow | None:
+    return session.scalars(
+        select(ManifestRow).order_by(ManifestRow.version.desc()).limit(1)
+    ).first()
+
+
+def current(session: Session, cache: ManifestCache) -> crypto.Manifest:
+    """The latest manifest; `NoManifest` if none was ever accepted."""
+    row = latest_row(session)
+    if row is None:
+        raise NoManifest()
+    return cache.parse(row)
+
+
+def accept(
+    session: Session, settings: Settings, cache: ManifestCache, envelope: dict[str, Any]
+) -> crypto.Manifest:
+    """Verifies `envelope` as genesis (none stored) or as the successor of
+    the latest manifest, and stores it."""
+    latest = latest_row(session)
+    try:
+        if latest is None:
+            root = trust_root(settings)
+            if root is None:
+                raise TrustRootMissing()
+            manifest = crypto.verify_chain([envelope], root)[-1]
+        else:
+            manifest = crypto.verify_successor(cache.parse(latest), envelope)
+    except crypto.InvalidSignature as exc:
+        raise ManifestRejected(exc.reason) from exc
+    row = ManifestRow(
+        version=manifest.version,
+        payload=manifest.payload,
+        envelope=json.dumps(envelope, separators=(",", ":"), sort_keys=True),
+        digest=manifest.digest.hex(),
+        accepted=clock.hour(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError as exc:
+        raise ManifestConflict() from exc
+    return manifest
+
+
+def for_envelope(
+    session: Session,
+    settings: Settings,
+    cache: ManifestCache,
+    ref: crypto.ManifestRef,
+    *,
+    allow_superseded: bool = False,
+) -> crypto.Manifest:
+    """The manifest an envelope header names, if new envelopes may still be
+    sealed to it: the latest, or the one before it during the grace period
+    after a rotation (so uploads sealed just before it are not lost)."""
+    row = session.get(ManifestRow, ref.version)
+    # Constant-time: nothing secret here, but comparing digests one way everywhere.
+    if row is None or not hmac.compare_digest(bytes.fromhex(row.digest), ref.digest):
+        raise ManifestUnknown()
+    if not allow_superseded:
+        successor = session.scalars(
+            select(ManifestRow)
+            .where(ManifestRow.version > row.version)
+            .order_by(ManifestRow.version)
+            .limit(1)
+        ).first()
+        if successor is not None:
+            grace = timedelta(hours=settings.manifest_grace_hours)
+            if clock.now() > successor.accepted + grace:
+                raise ManifestSuperseded()
+    return cache.parse(row)

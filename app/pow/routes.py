@@ -1,0 +1,17 @@
+"""`POST /api/v1/challenges`: a fresh proof-of-work challenge."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.runtime import RuntimeDep
+from app.submissions.schemas import Challenge
+
+router = APIRouter(prefix="/api/v1/challenges", tags=["submissions"])
+
+
+@router.post("")
+def new_challenge(runtime: RuntimeDep) -> Challenge:
+    runtime.limiter.hit("challenges")
+    issued = runtime.pow.issue()
+    return Challenge(challenge=issued.challenge, difficulty=issued.difficulty)

@@ -1,0 +1,1 @@
+"""Submissions: creation, resumable uploads, finalisation."""

@@ -1,0 +1,82 @@
+"""`/api/v1/submissions`: thin HTTP edge over `app.submissions.service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from app import clock
+from app.db import SessionDep
+from app.errors import UnsupportedMediaType
+from app.runtime import RuntimeDep
+from app.submissions import service
+from app.submissions.schemas import (
+    EID,
+    HEX32,
+    Created,
+    CreateSubmission,
+    Finalised,
+    Offset,
+    Progress,
+    UploadHint,
+)
+
+router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+
+Sid = Annotated[str, Path(pattern=HEX32)]
+Eid = Annotated[str, Path(pattern=EID)]
+
+
+@router.post("", status_code=201)
+def create_submission(body: CreateSubmission, session: SessionDep, runtime: RuntimeDep) -> Created:
+    runtime.limiter.hit("submissions.create")
+    submission = service.create(session, runtime, body)
+    return Created(id=submission.id, upload=UploadHint(chunk=runtime.settings.upload_chunk_bytes))
+
+
+@router.get("/{sid}/envelopes/{eid}")
+async def get_progress(sid: Sid, eid: Eid, runtime: RuntimeDep) -> Progress:
+    offset, size = await run_in_threadpool(service.Uploads(runtime).progress, sid, eid)
+    return Progress(offset=offset, size=size)
+
+
+@router.put(
+    "/{sid}/envelopes/{eid}",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def put_envelope(
+    sid: Sid,
+    eid: Eid,
+    request: Request,
+    runtime: RuntimeDep,
+    offset: Annotated[int, Query(ge=0)],
+) -> Offset:
+    runtime.limiter.hit("submissions.upload")
+    runtime.limiter.hit("upload.per-submission", sid)
+    # Only octet-stream: browsers cannot send it cross-origin without a
+    # preflight, which this server never grants.
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/octet-stream":
+        raise UnsupportedMediaType()
+    declared = request.headers.get("content-length")
+    length = int(declared) if declared is not None and declared.isdigit() else None
+    # request.stream(), never request.body(): the body is written as it
+    # arrives, in constant memory.
+    new_offset = await service.Uploads(runtime).upload(sid, eid, offset, request.stream(), length)
+    return Offset(offset=new_offset)
+
+
+@router.post("/{sid}/finalise")
+def finalise(sid: Sid, session: SessionDep) -> Finalised:
+    submission = service.finalise(session, sid)
+    received = submission.completed or clock.hour()
+    return Finalised(status="complete", received=clock.rfc3339(received))

@@ -1,0 +1,62 @@
+"""Request and response bodies of the submission endpoints."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HEX32 = r"^[0-9a-f]{32}$"
+HEX64 = r"^[0-9a-f]{64}$"
+EID = r"^(form|[0-9a-f]{32})$"
+
+
+class _Strict(BaseModel):
+    # Unknown fields are refused: a client sending more than the protocol
+    # names is buggy or probing.
+    model_config = ConfigDict(extra="forbid")
+
+
+class EnvelopeDecl(_Strict):
+    id: str = Field(pattern=EID)
+    size: int = Field(gt=0)
+
+
+class PowProof(_Strict):
+    challenge: str = Field(max_length=200)
+    nonce: str = Field(max_length=64)
+
+
+class CreateSubmission(_Strict):
+    kind: Literal["submission", "followup"]
+    mailbox: str | None = Field(default=None, pattern=HEX64)
+    envelopes: list[EnvelopeDecl] = Field(min_length=1, max_length=1000)
+    pow: PowProof | None = None
+
+
+class UploadHint(BaseModel):
+    chunk: int
+
+
+class Created(BaseModel):
+    id: str
+    upload: UploadHint
+
+
+class Progress(BaseModel):
+    offset: int
+    size: int
+
+
+class Offset(BaseModel):
+    offset: int
+
+
+class Finalised(BaseModel):
+    status: Literal["complete"]
+    received: str
+
+
+class Challenge(BaseModel):
+    challenge: str
+    difficulty: int

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Copy the pinned browser libraries from node_modules/ into app/static/vendor/.
+
+Why: the applicant's page must load its crypto from our own origin, never a
+CDN (a CDN could serve a backdoored libsodium to one applicant), and the page
+pins every file by Subresource Integrity. This script is the only way files
+reach ``app/static/vendor/`` (gitignored); it writes ``manifest.json`` with the
+SRI value and gzip size of each file so the templates can emit ``integrity=``.
+
+Run after ``npm ci --ignore-scripts`` (the lockfile's integrity hashes pin the
+npm tarballs; ``--ignore-scripts`` stops any package code running at install):
+
+    npm ci --ignore-scripts
+    .venv/bin/python scripts/vendor_assets.py
+
+Standard library only, so it runs before the project is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The bare specifier the ESM wrappers import; browsers cannot resolve it
+# without an import map (which would need an inline script, forbidden by our
+# CSP), so it is rewritten to a relative URL on our own origin.
+BARE_IMPORT = b'from"libsodium"'
+RELATIVE_IMPORT = b'from"./libsodium.mjs"'
+
+
+class VendorError(Exception):
+    """A source file is missing or not what we expect: nothing is half-written."""
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One vendored file: where it comes from and whether its import is rewritten."""
+
+    name: str
+    source: str  # relative to node_modules/
+    rewrite_import: bool = False
+
+
+ASSETS: tuple[Asset, ...] = (
+    # ES modules for browsers with WebAssembly (the normal case).
+    Asset("libsodium.mjs", "libsodium/dist/modules-esm/libsodium.mjs"),
+    Asset(
+        "libsodium-wrappers.mjs",
+        "libsodium-wrappers/dist/modules-esm/libsodium-wrappers.mjs",
+        rewrite_import=True,
+    ),
+    # Classic scripts for browsers without WebAssembly (Tor Browser "Safer"):
+    # libsodium.js carries libsodium's asm.js backup module.
+    Asset("libsodium.js", "libsodium/dist/modules/libsodium.js"),
+    Asset("libsodium-wrappers.js", "libsodium-wrappers/dist/modules/libsodium-wrappers.js"),
+    # Accessibility engine, loaded only by tests.
+    Asset("axe.min.js", "axe-core/axe.min.js"),
+)
+
+
+def sri(data: bytes) -> str:
+    """The Subresource Integrity value (sha384) browsers check before running a file."""
+    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode("ascii")
+
+
+def gzip_size(data: bytes) -> int:
+    """Bytes over the wire with gzip at level 9 (what a proxy like Caddy sends)."""
+    return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def load(asset: Asset, node_modules: Path) -> bytes:
+    """Read one source file, applying the import rewrite when the asset needs it."""
+    path = node_modules / asset.source
+    if not path.is_file():
+        raise VendorError(f"missing {path}: run `npm ci --ignore-scripts` in {ROOT} first")
+    data = path.read_bytes()
+    if asset.rewrite_import:
+        count = data.count(BARE_IMPORT)
+        if count != 1:
+            # A new release that imports differently must be looked at by a person,
+            # not patched blindly.
+            raise VendorError(
+                f"{path}: expected exactly one {BARE_IMPORT.decode()} import, found {count}"
+            )
+        data = data.replace(BARE_IMPORT, RELATIVE_IMPORT)
+    return data
+
+
+def vendor(node_modules: Path, dest: Path) -> dict[str, dict[str, object]]:
+    """Copy every asset and write manifest.json; return the manifest."""
+    # Read everything first so a missing file leaves the old vendor/ intact.
+    contents = {asset.name: load(asset, node_modules) for asset in ASSETS}
+    dest.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, dict[str, object]] = {}
+    for asset in ASSETS:
+        data = contents[asset.name]
+        (dest / asset.name).write_bytes(data)
+        manifest[asset.name] = {
+            "integrity": sri(data),
+            "size": len(data),
+            "gzip": gzip_size(data),
+            "source": asset.source,
+        }
+    (dest / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: vendor, then print what was written."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--node-modules", type=Path, default=ROOT / "node_modules")
+    parser.add_argument("--dest", type=Path, default=ROOT / "app" / "static" / "vendor")
+    args = parser.parse_args(argv)
+    try:
+        manifest = vendor(args.node_modules, args.dest)
+    except VendorError as exc:
+        print(f"vendor_assets: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"vendor_assets: wrote {len(manifest)} files to {args.dest}")
+    for name, entry in manifest.items():
+        print(
+            f"  {name:24} {entry['size']:>9} bytes  gzip {entry['gzip']:>8}  {entry['integrity']}"
+        )
+    print(f"  rewrote {BARE_IMPORT.decode()} -> {RELATIVE_IMPORT.decode()} once")
+    print(f"vendor_assets: wrote {args.dest / 'manifest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The loader runs libsodium from our origin, pinned by SRI, under the CSP, in both builds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Harness, StaticServer
+
+pytestmark = pytest.mark.browser
+
+
+def test_wasm_mode_uses_webassembly_and_jitless_mode_has_none(harness: Harness) -> None:
+    if harness.mode == "wasm":
+        assert harness.info["webAssembly"] == "object"
+        assert harness.info["build"] == "wasm"
+    else:
+        # Tor Browser "Safer": the emulation only proves something if WebAssembly is really gone.
+        assert harness.info["webAssembly"] == "undefined"
+        assert harness.info["build"] == "asmjs"
+    assert harness.info["wasmFailure"] is None
+    assert harness.info["sodiumVersion"].startswith("1.0.")
+
+
+def test_libsodium_runs_under_the_page_csp_without_eval(harness: Harness) -> None:
+    # The harness is served with script-src 'self' 'wasm-unsafe-eval' and no
+    # 'unsafe-eval': any eval or inline script would be reported here.
+    assert harness.violations() == []
+    # And it actually computes: BLAKE2b of "abc" (RFC 7693 test vector, 64 bytes).
+    digest = harness.page.evaluate(
+        "() => { const IC = window.harness.IC;"
+        " return IC.hex(IC.blake2b(64, new TextEncoder().encode('abc'))); }"
+    )
+    assert digest.startswith("ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1")
+
+
+def _load(browser: Any, url: str, mode: str) -> Harness:
+    page = browser.new_context().new_page()
+    return open_harness_allowing_errors(page, url, mode)
+
+
+def open_harness_allowing_errors(page: Any, url: str, mode: str) -> Harness:
+    """Like open_harness, but a page error (an expected load failure) is not fatal."""
+    page.goto(url)
+    page.wait_for_function("() => window.harness !== undefined", timeout=30_000)
+    return Harness(page, mode, page.evaluate("() => window.harness.ready"))
+
+
+def test_a_tampered_module_is_refused_and_the_pinned_classic_build_used(
+    browser: Any, browser_mode: str, static_server: StaticServer
+) -> None:
+    h = _load(browser, f"{static_server.url}/harness/index.html?tamper=libsodium.mjs", browser_mode)
+    try:
+        assert h.info["error"] is None
+        if browser_mode == "wasm":
+            # The .mjs failed its integrity check, so it never ran...
+            assert "integrity" in h.info["wasmFailure"]
+        # ...and what runs instead is the classic build, itself pinned.
+        assert h.info["build"] in ("wasm", "asmjs")
+    finally:
+        h.page.context.close()
+
+
+def test_nothing_loads_when_every_build_fails_its_integrity_check(
+    browser: Any, browser_mode: str, static_server: StaticServer
+) -> None:
+    url = f"{static_server.url}/harness/index.html?tamper=libsodium.mjs,libsodium.js"
+    h = _load(browser, url, browser_mode)
+    try:
+        assert h.info["build"] is None
+        assert "libsodium.js failed to load or failed its integrity check" in h.info["error"]
+        assert h.page.evaluate("() => typeof window.sodium") == "undefined"
+    finally:
+        h.page.context.close()
+
+
+def test_a_csp_without_wasm_unsafe_eval_falls_back_to_asmjs(
+    browser: Any, browser_mode: str, static_server: StaticServer
+) -> None:
+    h = _load(browser, f"{static_server.url}/harness-nowasm/index.html", browser_mode)
+    try:
+        assert h.info["error"] is None
+        assert h.info["build"] == "asmjs"
+        sealed = h.page.evaluate("() => window.harness.IC.paddedSize(5000)")
+        assert sealed == 5120
+    finally:
+        h.page.context.close()
+
+
+def test_the_loader_refuses_a_file_it_has_no_integrity_value_for(
+    browser: Any, browser_mode: str, static_server: StaticServer
+) -> None:
+    page = browser.new_context().new_page()
+    try:
+        page.goto(f"{static_server.url}/harness/index.html")
+        page.wait_for_function("() => window.harness !== undefined")
+        page.evaluate("() => window.harness.ready")
+        error = page.evaluate(
+            """async () => {
+                const loader = await import('/static/js/sodium-loader.js?fresh');
+                try { await loader.loadSodium({}); return null; } catch (e) { return e.message; }
+            }"""
+        )
+        assert error is not None and "no integrity value" in error
+    finally:
+        page.context.close()
