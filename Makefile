@@ -54,15 +54,17 @@ vendor: node_modules/.installed $(VENV)/.deps ## Copy libsodium.js (pinned in pa
 run: deps vendor ## Migrate, create the demo organisation once, serve on http://127.0.0.1:8000
 	@mkdir -p $(VAR)
 	$(VENV)/bin/intake migrate
-	@if [ ! -d $(DEMO) ]; then $(VENV)/bin/intake-admin demo --out $(DEMO); fi
-	$(VENV)/bin/intake manifests import $(DEMO)/manifest-1.json --trust-root $(DEMO)/trust-root.json
-	@cat $(DEMO)/README.txt
-	@echo
+	@if [ ! -d $(DEMO) ]; then $(VENV)/bin/intake-admin demo --out $(DEMO) --server http://$(HOST):$(PORT); fi
+	@export INTAKE_TRUST_ROOT="$$(cat $(DEMO)/trust-root.json)"; \
+	  if [ -z "$$($(VENV)/bin/intake manifests list)" ]; then $(VENV)/bin/intake manifests import $(DEMO)/manifest-1.json; fi
+	@echo; cat $(DEMO)/README.txt; echo
+	@echo "The commands above are in .venv/bin: first run  source .venv/bin/activate"
 	@echo "Open http://$(HOST):$(PORT)/ in a browser (Ctrl-C stops the server)."
 	INTAKE_TRUST_ROOT="$$(cat $(DEMO)/trust-root.json)" $(VENV)/bin/intake serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.test-deps ## ruff, mypy, bandit
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy crypto app
 	$(VENV)/bin/bandit -q -c pyproject.toml -r app crypto
 

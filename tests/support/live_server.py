@@ -51,24 +51,43 @@ def server_env(database_url: str, blob_dir: Path, trust_root: str, **extra: str)
 
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run one of the project's console scripts; fail the test with its stderr if it fails."""
-    result = subprocess.run([str(BIN / args[0]), *args[1:]], env=env, capture_output=True,
-                            text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [str(BIN / args[0]), *args[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     if result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
 @contextmanager
-def live_server(*, database_url: str, blob_dir: Path, log_path: Path, trust_root: str,
-                genesis: Path, **extra_env: str) -> Iterator[LiveServer]:
+def live_server(
+    *,
+    database_url: str,
+    blob_dir: Path,
+    log_path: Path,
+    trust_root: str,
+    genesis: Path,
+    **extra_env: str,
+) -> Iterator[LiveServer]:
     env = server_env(database_url, blob_dir, trust_root, **extra_env)
     run_cli(["intake", "migrate"], env)
     run_cli(["intake", "manifests", "import", str(genesis)], env)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
-        proc = subprocess.Popen([str(BIN / "intake"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(BIN / "intake"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -79,7 +98,9 @@ def live_server(*, database_url: str, blob_dir: Path, log_path: Path, trust_root
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start; log:\n{log_path.read_text(errors='replace')}")
+                raise AssertionError(
+                    f"server did not start; log:\n{log_path.read_text(errors='replace')}"
+                )
             time.sleep(0.2)
         yield LiveServer(url, database_url, blob_dir, log_path, env)
     finally:
