@@ -23,9 +23,22 @@ def main() -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as req:
         req.write("\n".join(pins) + "\n")
     result = subprocess.run(  # noqa: S603 -- fixed argv, our own venv's pip-audit
-        [sys.executable, "-m", "pip_audit", "-r", req.name, "--disable-pip", "--no-deps",
-         "--progress-spinner", "off", "-f", "json"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip_audit",
+            "-r",
+            req.name,
+            "--disable-pip",
+            "--no-deps",
+            "--progress-spinner",
+            "off",
+            "-f",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     Path(req.name).unlink()
     try:
@@ -41,12 +54,16 @@ def main() -> int:
         ids = ", ".join(v["id"] for v in dep["vulns"])
         print(f"audit: VULNERABLE {dep['name']}=={dep.get('version')}: {ids}")
     audited = len(deps) - len(skipped)
-    print(f"audit: {len(deps)} pinned packages, {audited} checked, {len(skipped)} not checked, "
-          f"{len(vulnerable)} vulnerable")
+    print(
+        f"audit: {len(deps)} pinned packages, {audited} checked, {len(skipped)} not checked, "
+        f"{len(vulnerable)} vulnerable"
+    )
     if skipped and not audited:
-        print("audit: NOTICE: no vulnerability data could be fetched from this machine "
-              "(the package index answers, its vulnerability API does not); nothing was audited. "
-              "Run `make audit` where PyPI's JSON API is reachable.")
+        print(
+            "audit: NOTICE: no vulnerability data could be fetched from this machine "
+            "(the package index answers, its vulnerability API does not); nothing was audited. "
+            "Run `make audit` where PyPI's JSON API is reachable."
+        )
     return 1 if vulnerable else 0
 
 
