@@ -102,5 +102,5 @@ clean: ## Remove the environment and local data (var/, .venv, node_modules)
 	rm -rf $(VENV) node_modules $(VAR) app/static/vendor
 
 messages: $(VENV)/.deps ## Extract page strings and merge them into every language's catalog
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _n -o app/locale/messages.pot --no-location --omit-header .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k mark -o app/locale/messages.pot --no-location --omit-header .
 	$(VENV)/bin/pybabel update -i app/locale/messages.pot -d app/locale -D messages --no-fuzzy-matching
