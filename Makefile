@@ -16,7 +16,7 @@ export INTAKE_DATABASE_URL ?= sqlite:///$(CURDIR)/$(VAR)/intake.db
 export INTAKE_BLOB_DIR ?= $(CURDIR)/$(VAR)/blobs
 export INTAKE_ENVIRONMENT ?= development
 
-.PHONY: help messages run test lint audit migrations-check bench resilience vendor deps test-deps chromium lock wheelhouse clean
+.PHONY: help messages deploy-tools run test lint audit migrations-check bench resilience vendor deps test-deps chromium lock wheelhouse clean
 
 help: ## List the targets
 	@echo "Intake -- end-to-end encrypted intake. Targets:"
@@ -34,7 +34,10 @@ $(VENV)/.test-deps: $(VENV)/.deps
 
 deps: $(VENV)/.deps ## Create .venv with the server and the offline tools
 
-test-deps: $(VENV)/.test-deps chromium vendor ## Install everything the tests need (Python, Chromium, vendored JS)
+test-deps: $(VENV)/.test-deps chromium vendor deploy-tools ## Install everything the tests need (Python, Chromium, vendored JS, caddy/tor/systemd)
+
+deploy-tools: ## Install caddy, tor and systemd-analyze for tests/deploy (Debian packages)
+	@sh deploy/install-test-tools.sh
 
 chromium: ## Install Debian's Chromium if it is missing (tests drive it through Playwright)
 	@if [ ! -x /usr/bin/chromium ]; then \

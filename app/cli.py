@@ -184,6 +184,62 @@ def status() -> None:
         _fail("database schema is not up to date", "run `intake migrate`")
 
 
+@main.command()
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The archive to write (must not exist).",
+)
+def backup(out: Path) -> None:
+    """Write a consistent archive of the database and blobs (safe while serving).
+
+    It holds ciphertext and bookkeeping only, never a key: safe to copy off-site.
+    """
+    from app.backup import BackupError
+    from app.backup import backup as run_backup
+    from app.runtime import build_runtime
+
+    runtime = build_runtime(_settings())
+    try:
+        report = run_backup(runtime, out)
+    except BackupError as exc:
+        hint = None
+        if "already exists" in str(exc):
+            hint = "choose a new file name; a backup never overwrites another"
+        _fail(str(exc), hint)
+    finally:
+        runtime.close()
+    click.echo(json.dumps(report.as_dict(), sort_keys=True))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore(file: Path) -> None:
+    """Restore FILE (made by `intake backup`) into an empty database and blob store.
+
+    Every member is checked against the archive's manifest and every blob
+    against its digest before anything is written; stop the server first.
+    """
+    from app.backup import BackupError, TargetNotEmpty
+    from app.backup import restore as run_restore
+    from app.runtime import build_runtime
+
+    runtime = build_runtime(_settings())
+    try:
+        report = run_restore(runtime, file)
+    except TargetNotEmpty as exc:
+        _fail(
+            str(exc),
+            "restore only into a new, empty database and an empty INTAKE_BLOB_DIR",
+        )
+    except BackupError as exc:
+        _fail(f"{file}: {exc}")
+    finally:
+        runtime.close()
+    click.echo(json.dumps(report.as_dict(), sort_keys=True))
+
+
 if __name__ == "__main__":  # pragma: no cover
     logging.basicConfig()
     main()
