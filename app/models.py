@@ -75,6 +75,21 @@ class ManifestRow(Base):
     accepted: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class SiteDocumentRow(Base):
+    """A signed site document (digests of every file the applicant's pages
+    load); the one with the newest `issued` is served. Older ones are kept,
+    like manifests, for the audit log. Written by app.manifests.site."""
+
+    __tablename__ = "site_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issued: Mapped[datetime] = mapped_column(UTCDateTime, unique=True)
+    manifest_version: Mapped[int] = mapped_column(Integer)
+    envelope: Mapped[str] = mapped_column(Text)  # the DSSE JSON as accepted
+    digest: Mapped[str] = mapped_column(String(64))  # hex H(32, payload)
+    accepted: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Submission(Base):
     __tablename__ = "submissions"
     __table_args__ = (

@@ -1,24 +1,40 @@
-"""`/api/v1/manifests`: the chain for browsers, and new manifests from admins
-(no credentials: the admins' signatures are the authority)."""
+"""Signed documents and what follows from them, with no credentials anywhere:
+the admins' signatures are the authority.
+
+- `/api/v1/manifests`: the chain for browsers, new manifests from admins, and
+  the audit log (every version, who signed, when it arrived);
+- `/api/v1/site`: the admins' signed digests of the applicant's pages;
+- `/api/v1/status`: when the latest manifest expires, for admins to renew in time;
+- `/api/v1/courier/recipients`: which held envelopes are sealed to which key
+  (the revocation report), for couriers only.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from app import clock
+from app.courier.auth import CourierDep
 from app.db import SessionDep
+from app.errors import NoManifest
 from app.http import parse_json_object, read_limited
-from app.manifests import service
+from app.manifests import recipients, service, site
 from app.runtime import RuntimeDep
 
-router = APIRouter(prefix="/api/v1/manifests", tags=["manifests"])
-
 MAX_MANIFEST_BYTES = 1024 * 1024
+MAX_SITE_BYTES = 1024 * 1024
+KID_PATTERN = "^[0-9a-f]{32}$"
+
+manifests_router = APIRouter(prefix="/api/v1/manifests", tags=["manifests"])
+site_router = APIRouter(prefix="/api/v1/site", tags=["manifests"])
+status_router = APIRouter(prefix="/api/v1/status", tags=["manifests"])
+recipients_router = APIRouter(prefix="/api/v1/courier/recipients", tags=["courier"])
 
 
-@router.get("")
+@manifests_router.get("")
 def get_chain(session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
     return {
         "chain": service.chain_envelopes(session),
@@ -26,7 +42,7 @@ def get_chain(session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201)
+@manifests_router.post("", status_code=201)
 async def post_manifest(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     runtime.limiter.hit("manifests.post")
     envelope = parse_json_object(await read_limited(request, MAX_MANIFEST_BYTES))
@@ -37,3 +53,64 @@ async def post_manifest(request: Request, runtime: RuntimeDep) -> dict[str, Any]
         return {"version": manifest.version, "fingerprint": manifest.fingerprint}
 
     return await run_in_threadpool(accept)
+
+
+@manifests_router.get("/audit")
+def get_audit(session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """The audit log, with the chain and site documents it is checked against."""
+    return {
+        "trust_root": service.trust_root_json(runtime.settings),
+        "chain": service.chain_envelopes(session),
+        "manifests": service.audit_entries(session, runtime.manifests),
+        "site_documents": site.audit_entries(session, runtime.manifests),
+    }
+
+
+@site_router.get("")
+def get_site(session: SessionDep) -> dict[str, Any]:
+    return {"site": site.latest_envelope(session)}
+
+
+@site_router.post("", status_code=201)
+async def post_site(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    runtime.limiter.hit("manifests.post")
+    envelope = parse_json_object(await read_limited(request, MAX_SITE_BYTES))
+
+    def accept() -> dict[str, Any]:
+        with runtime.session_factory() as session, session.begin():
+            doc = site.accept(session, runtime.manifests, envelope)
+        return {
+            "issued": clock.rfc3339(doc.issued),
+            "manifest_version": doc.manifest_version,
+            "files": len(doc.files),
+        }
+
+    return await run_in_threadpool(accept)
+
+
+@status_router.get("")
+def get_status(session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """Public: everything here is in the signed chain anyway; this only saves
+    an admin (or a monitoring probe) from verifying it to see the expiry."""
+    try:
+        manifest = service.current(session, runtime.manifests)
+    except NoManifest:
+        return {"manifest": None, "site": None}
+    return {
+        "manifest": service.expiry_info(manifest),
+        "site": site.summary(session, runtime.manifests),
+    }
+
+
+@recipients_router.get("")
+async def get_recipients(
+    courier: CourierDep,
+    runtime: RuntimeDep,
+    kid: Annotated[str | None, Query(pattern=KID_PATTERN)] = None,
+) -> dict[str, Any]:
+    return await run_in_threadpool(recipients.report, runtime, kid)
+
+
+router = APIRouter()
+for _sub in (manifests_router, site_router, status_router, recipients_router):
+    router.include_router(_sub)

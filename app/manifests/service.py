@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -144,3 +144,54 @@ def for_envelope(
             if clock.now() > successor.accepted + grace:
                 raise ManifestSuperseded()
     return cache.parse(row)
+
+
+# The admin tool, `intake status` and GET /api/v1/status warn this long before
+# the latest manifest expires: an expired manifest stops every new submission.
+EXPIRY_WARNING_DAYS = 30
+
+
+def expiry_info(manifest: crypto.Manifest, now: datetime | None = None) -> dict[str, Any]:
+    """When the latest manifest expires, and whether admins must renew it soon."""
+    moment = now or clock.now()
+    left = manifest.expires - moment
+    return {
+        "version": manifest.version,
+        "fingerprint": manifest.fingerprint,
+        "expires": clock.rfc3339(manifest.expires),
+        "expires_in_days": max(left.days, 0) if left > timedelta(0) else 0,
+        "expiring_soon": timedelta(0) < left <= timedelta(days=EXPIRY_WARNING_DAYS),
+        "expired": left <= timedelta(0),
+    }
+
+
+def signers_of(manifest: crypto.Manifest, previous: crypto.Manifest | None) -> list[str]:
+    """Kids of the admins whose signature on `manifest` verifies: its own admin
+    set and, for a successor, the set before it (both must have signed)."""
+    keys = dict(manifest.admin_keys)
+    if previous is not None:
+        keys.update(previous.admin_keys)
+    return sorted(crypto.dsse_check_signers(manifest.envelope, keys)[0])
+
+
+def audit_entries(session: Session, cache: ManifestCache) -> list[dict[str, Any]]:
+    """Every manifest version with who signed it and when this server accepted
+    it (to the hour). Anyone holding the trust root can check the signatures
+    from the chain itself; only `accepted` rests on the server's word."""
+    entries: list[dict[str, Any]] = []
+    previous: crypto.Manifest | None = None
+    for row in chain_rows(session):
+        manifest = cache.parse(row)
+        entries.append(
+            {
+                "version": manifest.version,
+                "digest": crypto.b64e(manifest.digest),
+                "fingerprint": manifest.fingerprint,
+                "issued": clock.rfc3339(manifest.issued),
+                "expires": clock.rfc3339(manifest.expires),
+                "accepted": clock.rfc3339(row.accepted),
+                "signed_by": signers_of(manifest, previous),
+            }
+        )
+        previous = manifest
+    return entries

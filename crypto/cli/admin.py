@@ -5,6 +5,13 @@ submissions is a threshold of admin signatures over a manifest. Changes are
 written as unsigned drafts; each admin signs on their own machine (`sign`),
 someone collects the signature files (`combine`), anyone can check the result
 (`verify`) and `publish` uploads it.
+
+The same signing serves the site document (`site-digest`): the admins' digests
+of every byte the applicant's pages load, which `check-site` compares with
+the live pages from any machine. `audit` checks the server's log of every
+manifest against the signatures; `revocation-report` lists the held
+submissions a revoked or retired key can still open. Those online commands
+live in `admin_online`.
 """
 
 from __future__ import annotations
@@ -22,7 +29,10 @@ from rich.table import Table
 from rich.text import Text
 
 import crypto
+from crypto.formdef import default_form, validate_form
+from crypto.site import SiteDocument, check_path, verify_site
 
+from . import admin_online as online
 from . import transport
 from .common import (
     MANIFEST_PAYLOAD_TYPE,
@@ -48,19 +58,22 @@ from .hostile import visible
 from .keygen import generate_key
 from .manifests import (
     DetachedSignature,
+    Document,
     build_draft,
     check_label,
+    detached_signature,
     diff_lines,
     effective_now_for,
+    expiry_warning,
     fp,
-    load_dsse,
+    load_document,
     load_manifest_file,
     load_public_key,
     normalise_kid,
     parse_or_fail,
     parse_signature_file,
     print_manifest,
-    signature_for,
+    site_diff_lines,
     verifier_kid_from,
 )
 
@@ -118,6 +131,7 @@ def _genesis(
             admins=[a.public() for a in admins],
             verifiers=verifiers or [],
             couriers=couriers or [],
+            extra={"form": default_form()},
         )
     except ValueError as exc:
         raise InputError(f"these settings do not make a valid manifest: {exc}", None) from None
@@ -136,26 +150,63 @@ def _write_genesis(out: Path, signed: dict[str, Any], root: crypto.TrustRoot) ->
 @cli.command()
 @click.option("--org", required=True, help="The organisation's name, as applicants will see it.")
 @click.option("--contact", required=True, help="How applicants can reach the organisation.")
-@click.option("--admins", "count", required=True, type=click.IntRange(1, MAX_ADMINS))
+@click.option(
+    "--admin-pub",
+    "admin_pubs",
+    multiple=True,
+    type=PathArg,
+    help="Public key file of an admin who made their own key with `keygen` (repeat for "
+    "each). Writes an unsigned genesis draft for them to sign: no key ever leaves its admin.",
+)
+@click.option(
+    "--admins",
+    "count",
+    type=click.IntRange(1, MAX_ADMINS),
+    help="Instead: generate this many admin key files here (each must then travel to its admin).",
+)
 @click.option("--threshold", required=True, type=click.IntRange(1, MAX_ADMINS))
 @click.option("--out", required=True, type=PathArg, help="A new folder for keys and manifest.")
 @click.option("--expires-days", default=365, show_default=True, type=click.IntRange(1, 3650))
-def init(org: str, contact: str, count: int, threshold: int, out: Path, expires_days: int) -> None:
-    """Create N admin keys and the genesis manifest signed by all of them."""
-    if threshold > count:
+def init(
+    org: str,
+    contact: str,
+    admin_pubs: tuple[Path, ...],
+    count: int | None,
+    threshold: int,
+    out: Path,
+    expires_days: int,
+) -> None:
+    """Start an organisation: the genesis manifest and the trust root to pin.
+
+    With --admin-pub (one per admin), writes an unsigned genesis draft that a
+    threshold of those admins sign (`sign`, `combine`), each on their own
+    machine. With --admins N, makes N key files here and signs with all.
+    The genesis carries the default form definition (change it with `set-form`).
+    """
+    if bool(admin_pubs) == (count is not None):
         raise InputError(
-            f"threshold {threshold} is more than {count} admins", "use --threshold <= --admins"
+            "give either --admin-pub (once per admin) or --admins N",
+            "--admin-pub keeps every key on its admin's own machine",
         )
+    total = len(admin_pubs) if admin_pubs else int(count or 0)
+    if threshold > total:
+        raise InputError(
+            f"threshold {threshold} is more than {total} admins", "use a threshold <= the admins"
+        )
+    organisation = {"name": org, "contact": contact}
+    if admin_pubs:
+        _init_draft(organisation, admin_pubs, threshold, out, expires_days)
+        return
     _fresh_dir(out)
     admins: list[crypto.Identity] = []
-    for n in range(1, count + 1):
+    for n in range(1, total + 1):
         path = out / f"admin-{n}.key"
         identity = crypto.generate_identity("admin", f"admin-{n}")
         write_new_key(path, identity, new_passphrase(path))
         write_file(out / f"admin-{n}.pub.json", dump_json(identity.public().to_json()), mode=0o644)
         admins.append(identity)
         say(f"admin-{n}: {fp(identity.sign_kid)}")
-    signed, root = _genesis({"name": org, "contact": contact}, admins, threshold, expires_days)
+    signed, root = _genesis(organisation, admins, threshold, expires_days)
     _write_genesis(out, signed, root)
     genesis = parse_or_fail(signed, "genesis")
     say(
@@ -165,6 +216,50 @@ def init(org: str, contact: str, count: int, threshold: int, out: Path, expires_
     say(f"(it is also in {out / 'trust-root.json'}):")
     click.echo(json.dumps(root.to_json()))
     say("Give each admin key file to its admin; keep no copies together.")
+
+
+def _init_draft(
+    org: dict[str, str], pub_paths: tuple[Path, ...], threshold: int, out: Path, days: int
+) -> None:
+    """The genesis as an unsigned draft for admins who each made their own key."""
+    keys = [load_public_key(p, "admin") for p in pub_paths]
+    if len({k.sign_kid for k in keys}) != len(keys):
+        raise InputError("the same admin key is listed twice", None)
+    for key in keys:
+        check_label(key.label)
+    now = now_utc()
+    try:
+        payload = crypto.build_manifest_payload(
+            version=1,
+            issued=now,
+            expires=now + dt.timedelta(days=days),
+            org=org,
+            threshold=threshold,
+            admins=keys,
+            verifiers=[],
+            couriers=[],
+            extra={"form": default_form()},
+        )
+    except ValueError as exc:
+        raise InputError(f"these settings do not make a valid manifest: {exc}", None) from None
+    _fresh_dir(out)
+    draft = crypto.dsse_sign(MANIFEST_PAYLOAD_TYPE, payload, [])
+    root = crypto.TrustRoot(threshold, frozenset(k.sign_kid for k in keys))
+    write_file(out / "manifest-1.draft.json", dump_json(draft), mode=0o644)
+    write_file(out / "trust-root.json", dump_json(root.to_json()), mode=0o644)
+    genesis = parse_or_fail(draft, "genesis draft")
+    say(f"unsigned genesis draft written to {out / 'manifest-1.draft.json'}")
+    for key in keys:
+        say(f"  admin {key.label!r}: {fp(key.sign_kid)}")
+    say(f"  {threshold} of {len(keys)} must sign; fingerprint {genesis.fingerprint}")
+    say("Pin this trust root in the server's configuration and in every verifier's keyring")
+    say(f"(it is also in {out / 'trust-root.json'}):")
+    click.echo(json.dumps(root.to_json()))
+    say(
+        f"next: each admin runs `{PROG} sign manifest-1.draft.json --key ADMIN.key "
+        f"--out SIG.json`; then `{PROG} combine manifest-1.draft.json SIG... "
+        f"--out manifest-1.json` and `{PROG} verify manifest-1.json --trust-root trust-root.json`"
+    )
 
 
 @cli.command()
@@ -291,6 +386,7 @@ def _write_draft(out: Path, current: crypto.Manifest, draft: dict[str, Any]) -> 
     say(f"draft of manifest version {new.version} written to {out} (unsigned)")
     for line in diff_lines(current, new):
         say("  " + line)
+    _warn_expiry(new, "the draft")
     say(f"next: each admin runs `{PROG} sign {out} --key ADMIN.key --out SIG.json`")
 
 
@@ -301,7 +397,11 @@ def _write_draft(out: Path, current: crypto.Manifest, draft: dict[str, Any]) -> 
 def add_verifier(
     public_path: Path, current_path: Path, out: Path, expires_days: int | None, label: str | None
 ) -> None:
-    """Draft: add a verifier (it will receive every new submission)."""
+    """Draft: add a verifier (it will receive every new submission).
+
+    PUBLIC_PATH is the verifier's public key file, or `-` to read the text of
+    its QR code (as a scanner types it) from stdin.
+    """
     current = load_manifest_file(current_path, "current manifest")
     key = load_public_key(public_path, "verifier")
     entry = crypto.VerifierEntry.from_public(key)
@@ -436,22 +536,81 @@ def renew(current_path: Path, out: Path, expires_days: int) -> None:
     _write_draft(out, current, build_draft(current, expires=_expiry(expires_days)))
 
 
+@cli.command("set-form")
+@click.argument("form_path", type=PathArg)
+@draft_options
+def set_form(form_path: Path, current_path: Path, out: Path, expires_days: int | None) -> None:
+    """Draft: replace the signed form definition (the questions applicants are asked)."""
+    current = load_manifest_file(current_path, "current manifest")
+    form = read_json_file(form_path, "form definition")
+    try:
+        validate_form(form)
+    except ValueError as exc:
+        raise InputError(
+            f"{form_path} is not a valid form definition: {visible(str(exc), limit=200)}",
+            "see docs/FORMS.md for the format",
+        ) from None
+    if form == current.data.get("form"):
+        raise InputError(f"{form_path} is the form manifest version {current.version} has", None)
+    draft = build_draft(current, extra={"form": form}, expires=_expiry(expires_days))
+    _write_draft(out, current, draft)
+
+
 @cli.command()
 @click.argument("draft_path", type=PathArg)
 @click.option(
-    "--current", "current_path", type=PathArg, help="Show the changes against this manifest."
+    "--current",
+    "current_path",
+    type=PathArg,
+    help="Show the changes against this manifest (or, for a site document, the one it replaces).",
 )
 def show(draft_path: Path, current_path: Path | None) -> None:
-    """Show a draft (or signed manifest) and, with --current, who gains and loses access."""
-    envelope = load_dsse(draft_path, "draft")
-    new = parse_or_fail(envelope, str(draft_path))
+    """Show a draft or signed document and, with --current, who gains and loses access."""
+    doc = load_document(draft_path, "draft")
     console = stderr_console()
+    if doc.site is not None:
+        _show_site(console, doc.site, current_path)
+        return
+    new = doc.manifest
+    if new is None:  # pragma: no cover - a Document is a manifest or a site document
+        raise InputError(f"{draft_path} is not a manifest", None)
     print_manifest(console, new)
+    _warn_expiry(new, "this manifest")
     if current_path is not None:
         current = load_manifest_file(current_path, "current manifest")
         console.print(Text(f"Changes from version {current.version}:", style="bold"))
         for line in diff_lines(current, new):
             console.print(Text("  " + line))
+        if current.version < new.version:
+            _warn_expiry(current, "the current manifest")
+
+
+def _show_site(console: Any, site: SiteDocument, against: Path | None) -> None:
+    console.print(
+        Text(
+            f"Site document issued {crypto.format_time(site.issued)} for manifest version "
+            f"{site.manifest_version}: {len(site.files)} files (SHA-256)"
+        )
+    )
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("path")
+    table.add_column("sha256 (hex)")
+    for path, digest in sorted(site.files.items()):
+        table.add_row(Text(visible(path, limit=120)), digest.hex())
+    console.print(table)
+    if against is not None:
+        old = load_document(against, "earlier site document")
+        if old.site is None:
+            raise InputError(f"{against} is not a site document", None)
+        console.print(Text("Changes from the earlier document:", style="bold"))
+        for line in site_diff_lines(old.site, site):
+            console.print(Text("  " + line))
+
+
+def _warn_expiry(manifest: crypto.Manifest, what: str) -> None:
+    message = expiry_warning(manifest, what)
+    if message is not None:
+        warn(message)
 
 
 # --------------------------------------------------------------------------
@@ -464,16 +623,21 @@ def show(draft_path: Path, current_path: Path | None) -> None:
 @click.option("--out", required=True, type=PathArg, help="The signature file to write.")
 @click.option("--current", "current_path", type=PathArg, help="Show the changes before signing.")
 def sign(draft_path: Path, key_path: Path, out: Path, current_path: Path | None) -> None:
-    """Sign a draft with your admin key, writing a detached signature file."""
+    """Sign a draft (manifest or site document) with your admin key: a detached signature file."""
     refuse_existing(out)
-    draft = load_dsse(draft_path, "draft")
-    new = parse_or_fail(draft, str(draft_path))
-    say(f"signing manifest version {new.version} (fingerprint {new.fingerprint})")
-    if current_path is not None:
-        for line in diff_lines(load_manifest_file(current_path, "current manifest"), new):
-            say("  " + line)
+    doc = load_document(draft_path, "draft")
+    if doc.manifest is not None:
+        new = doc.manifest
+        say(f"signing manifest version {new.version} (fingerprint {new.fingerprint})")
+        if current_path is not None:
+            for line in diff_lines(load_manifest_file(current_path, "current manifest"), new):
+                say("  " + line)
+    else:
+        say(f"signing {doc.title}")
+        say("  its digests vouch for every byte of the applicant's pages: check them first")
+        say(f"  (`{PROG} show {draft_path}`, and compare with a build you trust)")
     admin = open_one_key(key_path, kind="admin")
-    signature = signature_for(draft, admin)
+    signature = detached_signature(doc, admin)
     write_file(out, dump_json(signature), mode=0o644)
     say(f"signature by {admin.label!r} ({fp(admin.sign_kid)}) written to {out}")
 
@@ -481,28 +645,34 @@ def sign(draft_path: Path, key_path: Path, out: Path, current_path: Path | None)
 @cli.command()
 @click.argument("draft_path", type=PathArg)
 @click.argument("signature_paths", nargs=-1, required=True, type=PathArg)
-@click.option("--out", required=True, type=PathArg, help="The signed manifest to write.")
+@click.option("--out", required=True, type=PathArg, help="The signed document to write.")
 @click.option(
     "--current",
     "current_path",
     type=PathArg,
-    help="The current manifest, to check signatures by its admins (needed for rotate-admins).",
+    help="The current manifest, to check signatures by its admins "
+    "(needed for rotate-admins and for site documents).",
 )
 def combine(
     draft_path: Path, signature_paths: tuple[Path, ...], out: Path, current_path: Path | None
 ) -> None:
     """Put the signature files beside the draft's payload."""
     refuse_existing(out)
-    draft = load_dsse(draft_path, "draft")
-    new = parse_or_fail(draft, str(draft_path))
-    keys = dict(new.admin_keys)
+    doc = load_document(draft_path, "draft")
+    new = doc.manifest
     current = load_manifest_file(current_path, "current manifest") if current_path else None
+    if new is None and current is None:
+        raise InputError(
+            "a site document is signed by the current manifest's admins",
+            "pass --current CHAIN.json (the chain as the server serves it)",
+        )
+    keys: dict[str, bytes] = dict(new.admin_keys) if new is not None else {}
     if current is not None:
         keys.update(current.admin_keys)
     signatures: dict[str, DetachedSignature] = {}
     for path in signature_paths:
         detached = parse_signature_file(path)
-        if detached.payload_digest != new.digest:
+        if detached.kind != doc.kind or detached.payload_digest != doc.digest:
             raise InputError(
                 f"{path} signs a different draft", "collect signatures of this draft file"
             )
@@ -513,8 +683,8 @@ def combine(
             )
         signatures[detached.keyid] = detached
     combined = {
-        "payloadType": draft["payloadType"],
-        "payload": draft["payload"],
+        "payloadType": doc.envelope["payloadType"],
+        "payload": doc.envelope["payload"],
         "signatures": [{"keyid": s.keyid, "sig": s.sig} for s in signatures.values()],
     }
     valid, bad = crypto.dsse_check_signers(combined, keys)
@@ -524,15 +694,16 @@ def combine(
             "that admin must sign this exact draft again",
         )
     write_file(out, dump_json(combined), mode=0o644)
-    have_new = len(valid & set(new.admin_keys))
     say(f"{len(valid)} signature(s) combined into {out}")
-    if have_new < new.threshold:
-        warn(f"only {have_new} of the {new.threshold} signatures the new admin set needs")
+    if new is not None:
+        have_new = len(valid & set(new.admin_keys))
+        if have_new < new.threshold:
+            warn(f"only {have_new} of the {new.threshold} signatures the new admin set needs")
     if current is not None:
         have_old = len(valid & set(current.admin_keys))
         if have_old < current.threshold:
             warn(f"only {have_old} of the {current.threshold} signatures the current admins need")
-    say(f"check it with `{PROG} verify {out} --chain CHAIN.json`")
+    say(f"check it with `{PROG} verify {out} --chain CHAIN.json --trust-root trust-root.json`")
 
 
 @cli.command()
@@ -545,11 +716,16 @@ def combine(
     help="The pinned trust root (for a genesis manifest, or to check the chain).",
 )
 def verify(signed_path: Path, chain_path: Path | None, root_path: Path | None) -> None:
-    """Show who signed a manifest and whether the thresholds hold."""
-    signed = load_dsse(signed_path, "signed manifest")
-    new = parse_or_fail(signed, str(signed_path))
+    """Show who signed a manifest (or site document) and whether the thresholds hold."""
+    doc = load_document(signed_path, "signed document")
     root = _load_root(root_path) if root_path else None
     console = stderr_console()
+    if doc.site is not None:
+        _verify_site_file(console, doc, chain_path, root)
+        return
+    signed, new = doc.envelope, doc.manifest
+    if new is None:  # pragma: no cover - a Document is a manifest or a site document
+        raise InputError(f"{signed_path} is not a manifest", None)
     if chain_path is None:
         if root is None:
             raise InputError("give --chain CHAIN.json or --trust-root trust-root.json", None)
@@ -561,6 +737,7 @@ def verify(signed_path: Path, chain_path: Path | None, root_path: Path | None) -
                 f"genesis manifest refused: {exc.reason}", _reason_hint(exc.reason)
             ) from None
         say(f"OK: genesis manifest version {new.version} matches the trust root and is signed")
+        _warn_expiry(new, "this manifest")
         return
     chain = load_chain_file(chain_path)
     if root is None:
@@ -587,6 +764,29 @@ def verify(signed_path: Path, chain_path: Path | None, root_path: Path | None) -
             _reason_hint(exc.reason),
         ) from None
     say(f"OK: version {new.version} is a valid successor of version {current.version}")
+    _warn_expiry(new, "this manifest")
+
+
+def _verify_site_file(
+    console: Any, doc: Document, chain_path: Path | None, root: crypto.TrustRoot | None
+) -> None:
+    if chain_path is None or root is None:
+        raise InputError(
+            "a site document is checked against the chain",
+            "give --chain CHAIN.json and --trust-root trust-root.json",
+        )
+    manifests = verify_chain_or_fail(load_chain_file(chain_path), root)
+    latest = manifests[-1]
+    _signer_table(console, doc.envelope, None, latest, title=doc.title)
+    try:
+        verify_site(doc.envelope, latest)
+    except crypto.IntakeCryptoError as exc:
+        raise TrustError(
+            f"the site document is NOT signed for manifest version {latest.version}: {exc.reason}",
+            _reason_hint(exc.reason),
+        ) from None
+    say(f"OK: {doc.title} is signed by the admins of manifest version {latest.version}")
+    _warn_expiry(latest, "the current manifest")
 
 
 def _version_of(link: Any) -> int:
@@ -615,13 +815,20 @@ def _load_root(path: Path) -> crypto.TrustRoot:
 
 
 def _signer_table(
-    console: Any, signed: dict[str, Any], current: crypto.Manifest | None, new: crypto.Manifest
+    console: Any,
+    signed: dict[str, Any],
+    current: crypto.Manifest | None,
+    new: crypto.Manifest,
+    *,
+    title: str | None = None,
 ) -> None:
     keys: dict[str, crypto.PublicKey] = {a.sign_kid: a for a in new.admins}
     if current is not None:
         keys.update({a.sign_kid: a for a in current.admins})
     valid, bad = crypto.dsse_check_signers(signed, {k: a.ed25519 for k, a in keys.items()})
-    table = Table(title=f"Signatures on manifest version {new.version}", title_justify="left")
+    table = Table(
+        title=f"Signatures on {title or f'manifest version {new.version}'}", title_justify="left"
+    )
     table.add_column("admin")
     table.add_column("key id")
     if current is not None:
@@ -642,7 +849,8 @@ def _signer_table(
         say(f"current admins (v{current.version}): {have} of {current.threshold} needed: {mark}")
     have_new = len(valid & set(new.admin_keys))
     mark = "ok" if have_new >= new.threshold else "NOT MET"
-    say(f"new admins (v{new.version}): {have_new} of {new.threshold} needed: {mark}")
+    who = "admins" if title else "new admins"
+    say(f"{who} (v{new.version}): {have_new} of {new.threshold} needed: {mark}")
 
 
 @cli.command()
@@ -651,20 +859,214 @@ def _signer_table(
     "--server", required=True, help="The server's base URL, e.g. https://intake.example.org"
 )
 def publish(signed_path: Path, server: str) -> None:
-    """Upload a signed manifest (the server accepts it only as a valid successor)."""
-    signed = load_dsse(signed_path, "signed manifest")
-    new = parse_or_fail(signed, str(signed_path))
-    if not signed.get("signatures"):
+    """Upload a signed manifest or site document (the server checks the signatures)."""
+    doc = load_document(signed_path, "signed document")
+    if not doc.envelope.get("signatures"):
         raise InputError(
             f"{signed_path} is an unsigned draft", f"`{PROG} sign` and `combine` it first"
         )
-    body = json.dumps(signed).encode()
+    path = "/api/v1/manifests" if doc.manifest is not None else "/api/v1/site"
+    body = json.dumps(doc.envelope).encode()
     response = transport.request(
-        server, "POST", "/api/v1/manifests", body=body, headers={"Content-Type": "application/json"}
+        server, "POST", path, body=body, headers={"Content-Type": "application/json"}
     )
     if response.status not in (200, 201):
         raise ToolError(f"the server answered {response.status} unexpectedly", None)
-    say(f"manifest version {new.version} published to {server}")
+    say(f"{doc.title} published to {server}")
+
+
+# --------------------------------------------------------------------------
+# online: served-code integrity, the audit log, the revocation report
+
+TrustRootOption = click.option(
+    "--trust-root",
+    "root_path",
+    required=True,
+    type=PathArg,
+    help="The pinned trust root (trust-root.json): everything the server says is checked by it.",
+)
+
+
+@cli.command("site-digest")
+@click.option("--server", required=True, help="The server whose pages to digest.")
+@TrustRootOption
+@click.option("--out", required=True, type=PathArg, help="The unsigned site document to write.")
+@click.option("--page", "pages", multiple=True, help="Another page path to include (repeat).")
+@click.option("--file", "files", multiple=True, help="Another file path to include (repeat).")
+def site_digest(
+    server: str, root_path: Path, out: Path, pages: tuple[str, ...], files: tuple[str, ...]
+) -> None:
+    """Draft a site document: the SHA-256 of every byte the applicant's pages load.
+
+    Fetches each page in each language (and every page they link to), every
+    script, stylesheet and module they load, and the vendored files named in
+    `data-vendor-sri`. Run it against a server you have just deployed from a
+    release you trust; admins then `sign` and `combine` the draft like a
+    manifest (with `--current CHAIN.json`) and `publish` it.
+    """
+    refuse_existing(out)
+    root = _load_root(root_path)
+    for path in (*pages, *files):
+        try:
+            check_path(path)
+        except ValueError:
+            raise InputError(
+                f"{visible(path, limit=80)!r} is not a path on the server", "start it with /"
+            ) from None
+    draft, found, latest = online.site_draft(server, root, pages, files)
+    write_file(out, dump_json(draft), mode=0o644)
+    for path, why in found.skipped:
+        say(f"  page {visible(path, limit=80)} skipped: {visible(why, limit=120)}")
+    say(
+        f"site document draft for manifest version {latest.version} written to {out}: "
+        f"{len(found.pages)} page(s), {len(found.files)} file(s)"
+    )
+    for path in sorted(found.files):
+        say(f"  {visible(path, limit=120)}")
+    say(
+        f"next: each admin runs `{PROG} sign {out} --key ADMIN.key --out SIG.json`; then "
+        f"`{PROG} combine {out} SIG... --current CHAIN.json --out site.json` and "
+        f"`{PROG} publish site.json --server URL`"
+    )
+
+
+@cli.command("check-site")
+@click.argument("server")
+@TrustRootOption
+def check_site(server: str, root_path: Path) -> None:
+    """From any machine: check every byte the server's pages load against the signed digests.
+
+    Exits 1 if any file differs, is missing, or is loaded without being listed.
+    """
+    root = _load_root(root_path)
+    report = online.check_site(server, root)
+    console = stderr_console()
+    for path, size, expected, actual in report.changed:
+        console.print(
+            Text("CHANGED ", style="bold red")
+            + Text(f"{visible(path, limit=120)}: {size} bytes, sha256 {actual.hex()}, ")
+            + Text(f"signed {expected.hex()}")
+        )
+    for path, why in report.missing:
+        console.print(
+            Text("MISSING ", style="bold red")
+            + Text(f"{visible(path, limit=120)}: {visible(why, limit=160)}")
+        )
+    for path, by in report.uncovered:
+        console.print(
+            Text("UNSIGNED ", style="bold red")
+            + Text(f"{visible(path, limit=120)} is loaded by {visible(by, limit=80)} ")
+            + Text("but not listed in the signed site document")
+        )
+    issued = crypto.format_time(report.issued)
+    if report.failed:
+        bad = len(report.changed) + len(report.missing) + len(report.uncovered)
+        raise TrustError(
+            f"{bad} problem(s): what {visible(server, limit=80)} serves differs from the site "
+            f"document the admins signed ({issued})",
+            "do not trust these pages; tell the admins and the server's operator",
+        )
+    say(
+        f"OK: all {len(report.ok)} files match the site document issued {issued}, "
+        f"signed by the admins of manifest version {report.manifest.version}"
+    )
+    _warn_expiry(report.manifest, "the current manifest")
+
+
+@cli.command()
+@click.option("--server", required=True, help="The server whose audit log to check.")
+@TrustRootOption
+def audit(server: str, root_path: Path) -> None:
+    """Show and check the server's audit log: every manifest, who signed it, what changed."""
+    root = _load_root(root_path)
+    lines, sites = online.audit(server, root)
+    # Plain lines rather than a table: an audit log is read in full, and copied.
+    for line in lines:
+        labels = _admin_labels(line.manifest, line.previous)
+        say(
+            f"version {line.manifest.version}  issued {crypto.format_time(line.manifest.issued)}"
+            f"  accepted {visible(line.accepted, limit=30)}"
+            f"  fingerprint {line.manifest.fingerprint}"
+        )
+        say("  signed by: " + ", ".join(labels.get(kid, kid) for kid in line.signers))
+        changes = (
+            ["genesis"]
+            if line.previous is None
+            else diff_lines(line.previous, line.manifest)[1:] or ["(no change)"]
+        )
+        for change in changes:
+            say("  " + change)
+    for site in sites:
+        valid = "valid now" if site.valid_now else "NOT valid for the current admins: sign again"
+        say(
+            f"site document issued {site.issued} for manifest version {site.manifest_version}"
+            f"  accepted {visible(site.accepted, limit=30)}  {len(site.signers)} signature(s), "
+            f"{valid}"
+        )
+    latest = lines[-1].manifest
+    say(
+        f"OK: audit log of {len(lines)} manifest(s) matches the chain verified from the trust "
+        f"root; newest version {latest.version}, fingerprint {latest.fingerprint}"
+    )
+    _warn_expiry(latest, "the current manifest")
+
+
+def _admin_labels(manifest: crypto.Manifest, previous: crypto.Manifest | None) -> dict[str, str]:
+    admins = [*(previous.admins if previous else []), *manifest.admins]
+    return {a.sign_kid: f"{visible(a.label, limit=30)} ({a.sign_kid[:8]})" for a in admins}
+
+
+@cli.command("revocation-report")
+@click.option("--server", required=True, help="The server holding the submissions.")
+@TrustRootOption
+@click.option(
+    "--key", "key_path", required=True, type=PathArg, help="A courier key file of the manifest."
+)
+@click.option(
+    "--kid",
+    "kids",
+    multiple=True,
+    help="A verifier key id to report on (repeat). Default: every key that is not active.",
+)
+def revocation_report(server: str, root_path: Path, key_path: Path, kids: tuple[str, ...]) -> None:
+    """Which held submissions are sealed to revoked or retired verifier keys.
+
+    Prints a JSON summary on stdout. Submissions sealed only to a lost key can
+    be opened by whoever holds it: rewrap them (`intake-verifier rewrap`,
+    then `intake-courier push`) from a keyring that still opens them, or purge them.
+    """
+    root = _load_root(root_path)
+    wanted = [normalise_kid(k) for k in kids]
+    courier = open_one_key(key_path, kind="courier")
+    latest, reports = online.revocation_report(server, root, courier, wanted)
+    console = stderr_console()
+    for report in reports:
+        name = f"{visible(report.label, limit=40)!r} " if report.label else ""
+        status = report.status.upper() if report.status != "active" else report.status
+        console.print(
+            Text(
+                f"{status} key {name}{fp(report.kid)}: "
+                f"{len(report.submissions)} held submission(s) sealed to it"
+            )
+        )
+        for submission in report.submissions:
+            console.print(
+                Text(
+                    f"  {visible(str(submission.get('id')), limit=32)}  "
+                    f"{visible(str(submission.get('kind')), limit=12)}  "
+                    f"received {visible(str(submission.get('received')), limit=24)}"
+                )
+            )
+    click.echo(online.report_json(reports))
+    exposed = sum(len(r.submissions) for r in reports if r.status != "active")
+    if exposed:
+        warn(
+            f"{exposed} held submission(s) can be opened with keys that are not active in "
+            f"manifest version {latest.version}: rewrap them (intake-verifier rewrap "
+            "--to-manifest CHAIN.json, then intake-courier push) or purge them"
+        )
+    else:
+        say(f"no held submission is sealed to a key that is not active in version {latest.version}")
 
 
 def main() -> None:

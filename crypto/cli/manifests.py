@@ -8,7 +8,9 @@ signature file; `combine` puts the signatures beside the payload unchanged.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 import crypto
+from crypto.site import SITE_TYPE, SiteDocument, parse_site
 
 from .common import (
     MANIFEST_PAYLOAD_TYPE,
@@ -28,9 +31,10 @@ from .common import (
     now_utc,
     read_json_file,
 )
-from .hostile import visible
+from .hostile import HostileJSONError, strict_json, visible
 
 SIGNATURE_FILE_TYPE = "intake/manifest-signature"
+SITE_SIGNATURE_FILE_TYPE = "intake/site-signature"
 _STANDARD_FIELDS = frozenset(
     {"type", "version", "issued", "expires", "org", "admins", "verifiers", "couriers"}
 )
@@ -53,9 +57,13 @@ def check_label(label: str) -> str:
 
 
 def load_dsse(path: Path, what: str) -> dict[str, Any]:
+    """A DSSE envelope from a file: itself, the last link of a chain file, or
+    the `site` of a GET /api/v1/site answer."""
     data = read_json_file(path, what)
     if isinstance(data, dict) and "chain" in data:
         data = chain_from_json(data, str(path))[-1]
+    elif isinstance(data, dict) and set(data) == {"site"}:
+        data = data["site"]
     if not isinstance(data, dict) or "payloadType" not in data:
         raise InputError(
             f"{path} is not a signed manifest (a DSSE envelope)", "is this the right file?"
@@ -80,8 +88,25 @@ def load_manifest_file(path: Path, what: str = "manifest") -> crypto.Manifest:
     return parse_or_fail(load_dsse(path, what), str(path))
 
 
+MAX_QR_TEXT = 4096  # a public key's QR code holds a few hundred bytes
+
+
+def _scanned_text() -> Any:
+    """A public key as a QR scanner types it (the compact JSON), on stdin."""
+    data = sys.stdin.read(MAX_QR_TEXT + 1).encode("utf-8")
+    if len(data) > MAX_QR_TEXT:
+        raise InputError("the scanned text is too long for a public key", None)
+    try:
+        return strict_json(data.strip())
+    except HostileJSONError:
+        raise InputError(
+            "the scanned text is not a public key", "scan the QR code shown by keygen again"
+        ) from None
+
+
 def load_public_key(path: Path, kind: str) -> crypto.PublicKey:
-    data = read_json_file(path, "public key file")
+    """A public key from its file, or `-` for the text of its scanned QR code on stdin."""
+    data = _scanned_text() if str(path) == "-" else read_json_file(path, "public key file")
     try:
         key = crypto.PublicKey.from_json(data)
     except (TypeError, ValueError, KeyError, crypto.IntakeCryptoError):
@@ -123,10 +148,17 @@ def build_draft(
     verifiers: Sequence[crypto.VerifierEntry] | None = None,
     couriers: Sequence[crypto.PublicKey] | None = None,
     expires: dt.datetime | None = None,
+    extra: Mapping[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """The successor of `current` with the given changes, version + 1, unsigned."""
+    """The successor of `current` with the given changes, version + 1, unsigned.
+
+    Fields beyond the standard ones (the signed form definition, say) are
+    carried forward unchanged unless `extra` replaces them: a draft that
+    silently dropped the form would change what applicants are asked.
+    """
     moment = now or now_utc()
+    carried = {**extra_fields(current), **(extra or {})}
     try:
         payload = crypto.build_manifest_payload(
             version=current.version + 1,
@@ -137,7 +169,7 @@ def build_draft(
             admins=list(admins if admins is not None else current.admins),
             verifiers=list(verifiers if verifiers is not None else current.verifiers),
             couriers=list(couriers if couriers is not None else current.couriers),
-            extra=extra_fields(current),
+            extra=carried,
         )
     except ValueError as exc:
         raise InputError(f"these changes do not make a valid manifest: {exc}", None) from None
@@ -173,13 +205,15 @@ class DetachedSignature:
     sig: str
     label: str
     payload_digest: bytes
+    kind: str = "manifest"
 
 
 def parse_signature_file(path: Path) -> DetachedSignature:
     data = read_json_file(path, "signature file")
     try:
-        if data["type"] != SIGNATURE_FILE_TYPE:
+        if data["type"] not in (SIGNATURE_FILE_TYPE, SITE_SIGNATURE_FILE_TYPE):
             raise ValueError
+        kind = "site" if data["type"] == SITE_SIGNATURE_FILE_TYPE else "manifest"
         keyid, sig = data["keyid"], data["sig"]
         digest = crypto.b64d(data["payload_digest"])
         if not (isinstance(keyid, str) and re.fullmatch(r"[0-9a-f]{32}", keyid)):
@@ -191,7 +225,91 @@ def parse_signature_file(path: Path) -> DetachedSignature:
         raise InputError(
             f"{path} is not a signature file", "it is the file written by `intake-admin sign`"
         ) from None
-    return DetachedSignature(keyid, sig, label if isinstance(label, str) else "", digest)
+    return DetachedSignature(keyid, sig, label if isinstance(label, str) else "", digest, kind)
+
+
+# --------------------------------------------------------------------------
+# Either kind of signed document: a manifest or a site document
+
+
+@dataclass(frozen=True)
+class Document:
+    """A DSSE file the admins sign: a key manifest or a site document."""
+
+    envelope: dict[str, Any]
+    manifest: crypto.Manifest | None = None
+    site: SiteDocument | None = None
+
+    @property
+    def kind(self) -> str:
+        return "manifest" if self.manifest is not None else "site"
+
+    @property
+    def digest(self) -> bytes:
+        if self.manifest is not None:
+            return self.manifest.digest
+        if self.site is None:  # pragma: no cover - one of the two is always set
+            raise ValueError("empty document")
+        return self.site.digest
+
+    @property
+    def title(self) -> str:
+        if self.manifest is not None:
+            return f"manifest version {self.manifest.version}"
+        if self.site is None:  # pragma: no cover
+            raise ValueError("empty document")
+        return (
+            f"site document issued {crypto.format_time(self.site.issued)} "
+            f"(manifest version {self.site.manifest_version}, {len(self.site.files)} files)"
+        )
+
+
+def parse_document(envelope: Mapping[str, Any], where: str) -> Document:
+    if envelope.get("payloadType") == SITE_TYPE:
+        try:
+            return Document(dict(envelope), site=parse_site(envelope))
+        except crypto.IntakeCryptoError:
+            raise InputError(
+                f"{where} does not hold a well-formed site document", "is this the right file?"
+            ) from None
+    return Document(dict(envelope), manifest=parse_or_fail(envelope, where))
+
+
+def load_document(path: Path, what: str) -> Document:
+    return parse_document(load_dsse(path, what), str(path))
+
+
+def detached_signature(doc: Document, signer: crypto.Identity) -> dict[str, Any]:
+    """A detached signature file for either kind of document."""
+    if doc.manifest is not None:
+        return signature_for(doc.envelope, signer)
+    signed = crypto.dsse_add_signature(doc.envelope, signer)
+    sig = next(s for s in signed["signatures"] if s["keyid"] == signer.sign_kid)
+    if doc.site is None:  # pragma: no cover
+        raise ValueError("empty document")
+    return {
+        "type": SITE_SIGNATURE_FILE_TYPE,
+        "issued": crypto.format_time(doc.site.issued),
+        "payload_digest": crypto.b64e(doc.digest),
+        "keyid": sig["keyid"],
+        "label": signer.label,
+        "sig": sig["sig"],
+    }
+
+
+def site_diff_lines(old: SiteDocument | None, new: SiteDocument) -> list[str]:
+    """Which served files a new site document changes, adds or drops."""
+    if old is None:
+        return [f"+ {_show(path)}" for path in sorted(new.files)]
+    lines = []
+    for path in sorted(new.files.keys() - old.files.keys()):
+        lines.append(f"+ file added: {_show(path)}")
+    for path in sorted(old.files.keys() - new.files.keys()):
+        lines.append(f"- file no longer listed: {_show(path)}")
+    for path in sorted(old.files.keys() & new.files.keys()):
+        if old.files[path] != new.files[path]:
+            lines.append(f"~ file changes: {_show(path)}")
+    return lines or ["no file changes"]
 
 
 # --------------------------------------------------------------------------
@@ -299,7 +417,11 @@ def diff_lines(old: crypto.Manifest, new: crypto.Manifest) -> list[str]:
             lines.append(f"- courier removed: {_show(c.label)} ({fp(kid)})")
     old_extra, new_extra = extra_fields(old), extra_fields(new)
     for key in sorted(set(old_extra) | set(new_extra)):
-        if old_extra.get(key) != new_extra.get(key):
+        if old_extra.get(key) == new_extra.get(key):
+            continue
+        if key == "form":
+            lines.extend(form_diff_lines(old_extra.get(key), new_extra.get(key)))
+        else:
             lines.append(f"field {_show(key)} changes")
     if len(lines) == 1 + (new.expires != old.expires):
         lines.append("no change of keys")
@@ -324,3 +446,162 @@ def effective_now_for(chain: Sequence[Mapping[str, Any]]) -> dt.datetime | None:
     if last.expires > now:
         return None
     return last.expires - dt.timedelta(seconds=1)
+
+
+# --------------------------------------------------------------------------
+# Expiry
+
+
+EXPIRY_WARNING_DAYS = 30
+
+
+def expiry_warning(manifest: crypto.Manifest, what: str) -> str | None:
+    """A warning when `manifest` expires within 30 days (or has expired).
+
+    An expired latest manifest stops every new submission (browsers refuse
+    it), and a renewal needs a threshold of admins together: they need time.
+    """
+    left = manifest.expires - now_utc()
+    when = crypto.format_time(manifest.expires)
+    if left <= dt.timedelta(0):
+        return (
+            f"{what} (version {manifest.version}) EXPIRED on {when}: browsers refuse it; "
+            "sign and publish a renewal (intake-admin renew) at once"
+        )
+    if left <= dt.timedelta(days=EXPIRY_WARNING_DAYS):
+        days = left.days
+        return (
+            f"{what} (version {manifest.version}) expires on {when}, in {days} day(s): "
+            "prepare a renewal now (intake-admin renew --current ... --out DRAFT)"
+        )
+    return None
+
+
+# --------------------------------------------------------------------------
+# The signed form definition
+
+
+def _value(value: Any) -> str:
+    """A number or flag as itself, anything else quoted (and made visible)."""
+    if value is None or isinstance(value, bool | int):
+        return json.dumps(value)
+    return _show(value)
+
+
+def _form_text(value: Any) -> str:
+    """A translated text of the form ({"ru": ..., "en": ...}) for one line of a diff."""
+    if isinstance(value, Mapping):
+        return " / ".join(f"{k}: {_show(v)}" for k, v in sorted(value.items()))
+    return _show(value)
+
+
+def _form_fields(form: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+    """{field id: (section id, field)} of a form, tolerating a malformed one."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    sections = form.get("sections") if isinstance(form, Mapping) else None
+    for section in sections if isinstance(sections, list) else []:
+        if not isinstance(section, Mapping):
+            continue
+        for field in section.get("fields") or []:
+            if isinstance(field, dict) and isinstance(field.get("id"), str):
+                out[field["id"]] = (str(section.get("id")), field)
+    return out
+
+
+def _options(field: Mapping[str, Any]) -> dict[str, Any]:
+    options = field.get("options")
+    return {
+        str(o.get("value")): o.get("label")
+        for o in (options if isinstance(options, list) else [])
+        if isinstance(o, Mapping)
+    }
+
+
+def _field_changes(fid: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    name = f"question {_show(fid)}"
+    lines: list[str] = []
+    for key in ("type", "required", "max_length", "years_before", "years_after"):
+        if old.get(key) != new.get(key):
+            lines.append(f"~ {name}: {key} {_value(old.get(key))} -> {_value(new.get(key))}")
+    for key in ("label", "help"):
+        if old.get(key) != new.get(key):
+            lines.append(
+                f"~ {name}: {key} {_form_text(old.get(key))} -> {_form_text(new.get(key))}"
+            )
+    old_o, new_o = _options(old), _options(new)
+    for value in new_o.keys() - old_o.keys():
+        lines.append(f"+ {name}: option {_show(value)} added ({_form_text(new_o[value])})")
+    for value in old_o.keys() - new_o.keys():
+        lines.append(f"- {name}: option {_show(value)} removed ({_form_text(old_o[value])})")
+    for value in old_o.keys() & new_o.keys():
+        if old_o[value] != new_o[value]:
+            lines.append(
+                f"~ {name}: option {_show(value)} label "
+                f"{_form_text(old_o[value])} -> {_form_text(new_o[value])}"
+            )
+    if [o for o in old_o if o in new_o] != [o for o in new_o if o in old_o]:
+        lines.append(f"~ {name}: options reordered")
+    return lines
+
+
+def form_diff_lines(old: Any, new: Any) -> list[str]:
+    """What changes in the signed form: what applicants will be asked, in words.
+
+    Admins sign the form with the keys, so they must see each question added,
+    removed or reworded (a reworded option can turn a harmless question into a
+    trap), not just "the form changed".
+    """
+    if old is None:
+        count = len(_form_fields(new))
+        return [f"+ FORM added: {_show(_get(new, 'id'))} with {count} question(s)"]
+    if new is None:
+        return ["- FORM REMOVED: the page will have no signed form"]
+    lines: list[str] = []
+    for key in ("id", "version", "languages"):
+        if _get(old, key) != _get(new, key):
+            lines.append(f"~ form {key} {_value(_get(old, key))} -> {_value(_get(new, key))}")
+    for key in ("title", "description"):
+        if _get(old, key) != _get(new, key):
+            lines.append(
+                f"~ form {key} {_form_text(_get(old, key))} -> {_form_text(_get(new, key))}"
+            )
+    old_s = {str(s.get("id")): s for s in _get(old, "sections") or [] if isinstance(s, Mapping)}
+    new_s = {str(s.get("id")): s for s in _get(new, "sections") or [] if isinstance(s, Mapping)}
+    for sid in new_s.keys() - old_s.keys():
+        lines.append(f"+ section {_show(sid)} added: {_form_text(new_s[sid].get('title'))}")
+    for sid in old_s.keys() - new_s.keys():
+        lines.append(f"- section {_show(sid)} removed: {_form_text(old_s[sid].get('title'))}")
+    for sid in sorted(old_s.keys() & new_s.keys()):
+        for key in ("title", "help"):
+            if old_s[sid].get(key) != new_s[sid].get(key):
+                lines.append(
+                    f"~ section {_show(sid)}: {key} {_form_text(old_s[sid].get(key))} -> "
+                    f"{_form_text(new_s[sid].get(key))}"
+                )
+    old_f, new_f = _form_fields(old), _form_fields(new)
+    for fid, (sid, field) in new_f.items():
+        if fid not in old_f:
+            required = "required" if field.get("required") else "optional"
+            lines.append(
+                f"+ QUESTION ADDED {_show(fid)} ({_show(field.get('type'))}, {required}, "
+                f"section {_show(sid)}): {_form_text(field.get('label'))}"
+            )
+    for fid, (_sid, field) in old_f.items():
+        if fid not in new_f:
+            lines.append(f"- QUESTION REMOVED {_show(fid)}: {_form_text(field.get('label'))}")
+    for fid in old_f.keys() & new_f.keys():
+        (old_sid, old_field), (new_sid, new_field) = old_f[fid], new_f[fid]
+        if old_sid != new_sid:
+            lines.append(
+                f"~ question {_show(fid)} moves from section {_show(old_sid)} to {_show(new_sid)}"
+            )
+        lines.extend(_field_changes(fid, old_field, new_field))
+    if [f for f in old_f if f in new_f] != [f for f in new_f if f in old_f]:
+        lines.append("~ questions reordered")
+    if not lines:
+        lines.append("~ form changes (layout only)")
+    return lines
+
+
+def _get(form: Any, key: str) -> Any:
+    return form.get(key) if isinstance(form, Mapping) else None
