@@ -15,7 +15,9 @@ from sqlalchemy import delete, func, select
 from app import clock
 from app.courier.service import delete_orphans
 from app.db import rowcount
+from app.mailbox import service as mailbox
 from app.manifests import service as manifests
+from app.manifests import site as site_documents
 from app.migrate import alembic_config
 from app.models import Envelope, Receipt, Reply, SeenSignature, SpentChallenge, Submission
 from app.runtime import Runtime
@@ -63,16 +65,8 @@ def purge(runtime: Runtime, now: datetime | None = None) -> PurgeReport:
         report.expired_challenges = rowcount(
             session.execute(delete(SpentChallenge).where(SpentChallenge.expires < now))
         )
-        read_cutoff = now - timedelta(days=settings.reply_retention_days)
-        unread_cutoff = now - timedelta(days=settings.unread_reply_retention_days)
-        report.replies = rowcount(
-            session.execute(
-                delete(Reply).where(
-                    (Reply.read_at < read_cutoff)
-                    | (Reply.read_at.is_(None) & (Reply.created < unread_cutoff))
-                )
-            )
-        )
+        # The same rule the mailbox applies when it serves replies.
+        report.replies = mailbox.purge(session, settings, now)
         referenced = select(Envelope.digest).where(Envelope.digest.is_not(None))
         report.receipts = rowcount(
             session.execute(delete(Receipt).where(Receipt.digest.not_in(referenced)))
@@ -138,13 +132,22 @@ def status(runtime: Runtime) -> dict[str, Any]:
         rows = manifests.chain_rows(session)
         if rows:
             latest = runtime.manifests.parse(rows[-1])
+            expiry = manifests.expiry_info(latest)
             info["manifest"] = {
                 "versions": [row.version for row in rows],
                 "latest": latest.version,
-                "expires": clock.rfc3339(latest.expires),
+                "expires": expiry["expires"],
                 "expired": latest.expires < clock.now(),
+                "expires_in_days": expiry["expires_in_days"],
+                "expiring_soon": expiry["expiring_soon"],
                 "fingerprint": latest.fingerprint,
             }
+            if expiry["expired"] or expiry["expiring_soon"]:
+                info["warnings"] = [
+                    f"manifest version {latest.version} expires {expiry['expires']}: "
+                    "admins must sign a renewal (intake-admin renew) and publish it"
+                ]
+            info["site"] = site_documents.summary(session, runtime.manifests)
         else:
             info["manifest"] = None
         info["submissions"] = dict(

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     pow_difficulty: int = Field(default=18, ge=0, le=32)
     pow_ttl_seconds: int = Field(default=1800, gt=0)
     pow_secret: SecretStr | None = None
+    # Proof of work for each mailbox check (codename attempt). Never above
+    # `pow_difficulty`: reading replies must not cost more than submitting.
+    mailbox_pow_difficulty: int = Field(default=16, ge=0, le=32)
 
     # A previous manifest stays acceptable this long after its successor
     # arrives, so uploads sealed just before a rotation are not lost.

@@ -1,8 +1,6 @@
-"""`POST /api/v1/mailbox`: an applicant's replies, by token."""
+"""`POST /api/v1/mailbox`: an applicant's replies, by token, for a proof of work."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.db import SessionDep
 from app.mailbox import service
 from app.runtime import RuntimeDep
+from app.submissions.schemas import Challenge, PowProof
 
 router = APIRouter(prefix="/api/v1/mailbox", tags=["mailbox"])
 
@@ -17,12 +16,40 @@ router = APIRouter(prefix="/api/v1/mailbox", tags=["mailbox"])
 class MailboxRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: str = Field(max_length=64)
+    token: str = Field(max_length=64, description="b64 of the 32-byte mailbox token.")
+    pow: PowProof | None = Field(default=None, description="A solved mailbox challenge.")
+
+
+class StoredReply(BaseModel):
+    envelope: str = Field(description="b64 of the reply envelope.")
+    kid: str = Field(description="kid of the signing verifier's Ed25519 key.")
+    sig: str = Field(description='b64 Ed25519 over "intake/v1/reply" || H(32, envelope).')
+    sent: str = Field(description="When the server received it, to the hour.")
+
+
+class MailboxAnswer(BaseModel):
+    """The same shape, status and work whether or not the mailbox exists."""
+
+    replies: list[StoredReply]
+
+
+@router.post("/challenges")
+def mailbox_challenge(runtime: RuntimeDep) -> Challenge:
+    """A challenge priced for one mailbox check (cheaper than a submission's)."""
+    runtime.limiter.hit("challenges")
+    issued = service.mailbox_pow(runtime.settings).issue()
+    return Challenge(challenge=issued.challenge, difficulty=issued.difficulty)
 
 
 @router.post("")
-def fetch_mailbox(body: MailboxRequest, session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
-    # Global bucket: slows anyone guessing tokens (256-bit, so hopeless anyway)
-    # and anyone hammering the database, without looking at who asks.
+def fetch_mailbox(body: MailboxRequest, session: SessionDep, runtime: RuntimeDep) -> MailboxAnswer:
+    # Global bucket: slows anyone guessing codenames (and anyone hammering the
+    # database) without looking at who asks; the proof of work makes each
+    # guess cost the guesser, not the server.
     runtime.limiter.hit("mailbox")
-    return {"replies": service.fetch(session, body.token)}
+    mailbox = service.mailbox_for_token(body.token)
+    service.mailbox_pow(runtime.settings).redeem(
+        session, body.pow.challenge if body.pow else None, body.pow.nonce if body.pow else None
+    )
+    replies = service.fetch(session, runtime.settings, mailbox)
+    return MailboxAnswer(replies=[StoredReply(**reply) for reply in replies])

@@ -1,38 +1,99 @@
 """Applicant mailboxes. The server holds only `mailbox id = hex(H(32, token))`;
-the token arrives in a POST body (never a URL, which proxies log)."""
+the token arrives in a POST body (never a URL, which proxies log).
+
+No oracle: a token that names no mailbox gets exactly what a mailbox with no
+replies gets (the same status, the same body, the same queries), so asking
+the server tells nobody whether a codename was ever used.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 import crypto
 from app import clock
+from app.db import rowcount
 from app.errors import InvalidRequest
 from app.models import Reply
+from app.pow import ProofOfWork
+from app.settings import Settings
 
 TOKEN_BYTES = 32
+# Mailbox challenges are MACed under their own key, so a cheap mailbox
+# challenge can never be redeemed where a submission's price is due.
+_POW_LABEL = b"intake/pow/mailbox"
 
 
-def fetch(session: Session, token_b64: str) -> list[dict[str, Any]]:
-    """The mailbox's replies, oldest first; an empty list for a mailbox that
-    does not exist, so the answer does not say whether it does."""
+def mailbox_pow(settings: Settings) -> ProofOfWork:
+    """The proof of work a mailbox check costs: `mailbox_pow_difficulty` bits,
+    capped at the submissions' difficulty (0 there turns both off)."""
+    key = hmac.new(settings.pow_key, _POW_LABEL, hashlib.sha256).digest()
+    difficulty = min(settings.mailbox_pow_difficulty, settings.pow_difficulty)
+    return ProofOfWork(key, difficulty, settings.pow_ttl_seconds)
+
+
+def mailbox_for_token(token_b64: str) -> str:
+    """The mailbox id a token names; `InvalidRequest` for a malformed token
+    (a client bug, not a guess: every 32-byte token is a valid mailbox)."""
     try:
         token = crypto.b64d(token_b64)
     except ValueError as exc:
         raise InvalidRequest("The token is not base64.") from exc
     if len(token) != TOKEN_BYTES:
         raise InvalidRequest("The token must be 32 bytes.")
-    mailbox = crypto.mailbox_id_for_token(token)
-    replies = list(
-        session.scalars(select(Reply).where(Reply.mailbox == mailbox).order_by(Reply.id))
+    return crypto.mailbox_id_for_token(token)
+
+
+def _expired(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    """Replies past retention: read more than `reply_retention_days` ago, or
+    never read and older than `unread_reply_retention_days`. Both branches
+    are spelt out (no bare NOT over a NULL comparison), so the negation in
+    `_live` is exact under SQL's three-valued logic."""
+    read_cutoff = now - timedelta(days=settings.reply_retention_days)
+    unread_cutoff = now - timedelta(days=settings.unread_reply_retention_days)
+    return or_(
+        and_(Reply.read_at.is_not(None), Reply.read_at < read_cutoff),
+        and_(Reply.read_at.is_(None), Reply.created < unread_cutoff),
     )
-    unread = [reply.id for reply in replies if reply.read_at is None]
-    if unread:
-        # Starts the retention clock (purge deletes read replies later).
-        session.execute(update(Reply).where(Reply.id.in_(unread)).values(read_at=clock.hour()))
+
+
+def _live(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    """Exactly the replies `_expired` does not name."""
+    read_cutoff = now - timedelta(days=settings.reply_retention_days)
+    unread_cutoff = now - timedelta(days=settings.unread_reply_retention_days)
+    return or_(
+        and_(Reply.read_at.is_not(None), Reply.read_at >= read_cutoff),
+        and_(Reply.read_at.is_(None), Reply.created >= unread_cutoff),
+    )
+
+
+def fetch(
+    session: Session, settings: Settings, mailbox: str, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The mailbox's live replies, oldest first; an empty list for a mailbox
+    that does not exist. Expired replies are never served, even before
+    `intake purge` deletes them, so retention does not depend on a timer."""
+    now = now or clock.now()
+    replies = list(
+        session.scalars(
+            select(Reply).where(Reply.mailbox == mailbox, _live(settings, now)).order_by(Reply.id)
+        )
+    )
+    # Always issued, whether or not anything is unread: the same statements
+    # run for a mailbox that does not exist. Starts the retention clock.
+    session.execute(
+        update(Reply)
+        .where(Reply.mailbox == mailbox, Reply.read_at.is_(None))
+        .values(read_at=clock.hour(now))
+        .execution_options(synchronize_session=False)
+    )
     return [
         {
             "envelope": crypto.b64e(reply.envelope),
@@ -42,3 +103,9 @@ def fetch(session: Session, token_b64: str) -> list[dict[str, Any]]:
         }
         for reply in replies
     ]
+
+
+def purge(session: Session, settings: Settings, now: datetime | None = None) -> int:
+    """Deletes every reply past retention (`intake purge`); returns how many."""
+    now = now or clock.now()
+    return rowcount(session.execute(delete(Reply).where(_expired(settings, now))))

@@ -21,6 +21,13 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 PAGE_ASSETS = (
     "css/intake.css",
     "js/intake-page.js",
+    "js/safety.js",
+    "js/form.js",
+    "js/upload.js",
+    "js/exif.js",
+    "js/codename.js",
+    "wordlists/ru.txt",
+    "wordlists/en.txt",
     "js/intake-crypto.js",
     "js/sodium-loader.js",
     "js/pow.js",
@@ -28,6 +35,9 @@ PAGE_ASSETS = (
     "vendor/libsodium-wrappers.mjs",
     "vendor/libsodium.js",
     "vendor/libsodium-wrappers.js",
+    "js/mailbox-page.js",
+    "js/mailbox-upload.js",
+    "css/mailbox.css",
 )
 
 
@@ -51,6 +61,10 @@ class AssetIndex:
 
     def sri(self, name: str) -> str:
         return self.integrity[name]
+
+    def subset(self, names: tuple[str, ...] | list[str]) -> dict[str, str]:
+        """URL path to SRI for `names`: what a page's lazy module loader needs."""
+        return {self.url(name): self.integrity[name] for name in names}
 
     def vendor_sri(self) -> dict[str, str]:
         """What sodium-loader.js needs: vendor file name to SRI."""

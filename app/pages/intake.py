@@ -3,15 +3,37 @@
 Each language has its own URL rather than content negotiation, so a page's
 bytes depend on nothing the browser sends: admins can sign their digests and
 anyone can check them from outside.
+
+The questions come from the form definition in the latest manifest (signed
+by the admins), or from the project's default form when that manifest
+carries none. They are rendered here, as plain HTML, so the form is usable
+before the crypto library has arrived; the page's script then checks what
+was rendered against the verified manifest before it encrypts anything.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from babel.dates import get_month_names
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from starlette.routing import NoMatchFound
 
+import crypto
+from app import clock
+from app.errors import NoManifest
+from app.manifests import service as manifests
 from app.pages.i18n import DEFAULT_LANGUAGE
 from app.pages.rendering import check_language, mark, render
+from crypto import formdef
+
+log = logging.getLogger("intake")
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,22 +49,283 @@ SCRIPT_MESSAGES = {
         "The organisation's keys could not be verified. "
         "Do not send anything; tell the organisation."
     ),
-    "empty": mark("Please write something before sending."),
+    "form_mismatch": mark(
+        "The questions on this page differ from the ones the organisation signed. "
+        "Do not send anything; tell the organisation."
+    ),
+    "empty": mark("Please answer at least one question or add a file before sending."),
+    "fix_errors": mark("Please check the highlighted answers."),
+    "required": mark("This answer is required."),
+    "consent_required": mark("Please tick this box to send."),
+    "too_long": mark("Too long: at most {max} characters."),
+    "date_year": mark("Please choose the year too."),
     "encrypting": mark("Encrypting…"),
     "working": mark("Checking that you are not a robot (a few seconds)…"),
-    "uploading": mark("Sending: {percent}%"),
-    "offline": mark("Connection lost. Waiting to resume…"),
-    "server_error": mark("The server refused the message: {message}"),
+    "uploading": mark("Sending…"),
+    "progress": mark("{done} of {total} ({percent}%)"),
+    "offline": mark("Connection lost. Waiting to resume… Your answers are kept."),
+    "offline_start": mark(
+        "No connection. Your answers are kept on this page; press send again when you are online."
+    ),
+    "server_error": mark("The server refused the message: {message}. Your answers are kept."),
     "sent": mark("Sent and encrypted. Your reference: {reference}"),
-    "unexpected": mark("Something went wrong. Nothing was sent in plain text. Try again."),
+    "unexpected": mark(
+        "Something went wrong. Nothing was sent in plain text. Your answers are kept; try again."
+    ),
+    "step": mark("Step {n} of {total}"),
+    "too_many_files": mark("At most {count} files can be sent."),
+    "file_too_large": mark("{name} is too large: at most {limit} per file."),
+    "total_too_large": mark("All files together may be at most {limit}."),
+    "file_empty": mark("{name} is empty and was left out."),
+    "remove_file": mark("Remove {name}"),
+    "no_files": mark("No files chosen."),
+    "files_total": mark("Files: {count}, {size} in all"),
+    "cleaned": mark("hidden data will be removed"),
+    "not_cleaned": mark("hidden data will be sent with it"),
+    "clean_failed": mark("hidden data could not be removed; sent as it is"),
+    "codename_wait": mark("Preparing your codename…"),
+    "codename_failed": mark("The codename could not be made. Reload the page and try again."),
+    "codename_word": mark("Word {n}"),
+    "codename_wrong": mark("That is not word {n}. Look at what you wrote down."),
+    "codename_choose": mark("Please choose one."),
+    "codename_confirm_first": mark("Please confirm your codename first."),
+    "summary_answers": mark("Questions answered: {count}"),
+    "summary_files": mark("Files: {count}"),
+    "summary_reply": mark("Replies: with a codename"),
+    "summary_no_reply": mark("Replies: none (no codename)"),
+    "leave": mark("What you typed on this page will be lost. Leave anyway?"),
+    "unit_b": mark("B"),
+    "unit_kb": mark("KB"),
+    "unit_mb": mark("MB"),
+    "unit_gb": mark("GB"),
 }
+
+# Room left in a declared envelope size for its header (64 recipients at
+# most, ~170 bytes each): the file-size limit shown is what fits with that.
+_HEADER_ALLOWANCE = 16 * 1024
+# Room for the form envelope within the submission total.
+_FORM_ALLOWANCE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upload limits, stated on the page before he picks a file."""
+
+    max_files: int
+    max_file_bytes: int  # largest file whose envelope fits max_envelope_bytes
+    max_total_bytes: int  # all files together
+    max_envelope_bytes: int  # the server's own limits, for exact checks
+    max_submission_bytes: int
+
+
+def largest_content(max_envelope: int, chunk: int = 65536) -> int:
+    """The largest content length whose envelope fits in `max_envelope` bytes."""
+    budget = max_envelope - _HEADER_ALLOWANCE
+    if crypto.payload_length_for(0, chunk) > budget:
+        return 0
+    low, high = 0, max(budget, 0)
+    while low < high:  # largest n with payload_length_for(n) <= budget
+        mid = (low + high + 1) // 2
+        if crypto.payload_length_for(mid, chunk) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def upload_limits(settings: Any) -> Limits:
+    max_envelope = int(settings.max_envelope_bytes)
+    max_submission = int(settings.max_submission_bytes)
+    return Limits(
+        max_files=int(settings.max_attachments),
+        max_file_bytes=largest_content(max_envelope),
+        max_total_bytes=max(0, max_submission - _FORM_ALLOWANCE),
+        max_envelope_bytes=max_envelope,
+        max_submission_bytes=max_submission,
+    )
+
+
+# Validated forms by manifest digest: a manifest never changes once stored.
+_forms: dict[bytes, dict[str, Any] | None] = {}
+_forms_lock = threading.Lock()
+
+
+def _manifest_form(manifest: crypto.Manifest) -> dict[str, Any] | None:
+    with _forms_lock:
+        if manifest.digest in _forms:
+            return _forms[manifest.digest]
+    form = manifest.data.get("form")
+    checked: dict[str, Any] | None = None
+    if form is not None:
+        try:
+            formdef.validate_form(form)
+            checked = form
+        except ValueError as exc:
+            # Admins signed a form this server cannot render; the page falls
+            # back to the default, and its own check then refuses to send.
+            log.warning("manifest %d carries an invalid form: %s", manifest.version, exc)
+    with _forms_lock:
+        _forms[manifest.digest] = checked
+    return checked
+
+
+def current_form(request: Request) -> tuple[dict[str, Any], str]:
+    """The form to show and where it came from ("manifest" or "default")."""
+    runtime = request.app.state.runtime
+    try:
+        with runtime.session_factory() as session:
+            manifest = manifests.current(session, runtime.manifests)
+    except NoManifest:
+        return formdef.default_form(), "default"
+    form = _manifest_form(manifest)
+    if form is None:
+        return formdef.default_form(), "default"
+    return form, "manifest"
+
+
+def _text(value: dict[str, str], lang: str, fallback: str) -> str:
+    return value.get(lang) or value[fallback]
+
+
+def form_view(form: dict[str, Any], lang: str, year: int) -> dict[str, Any]:
+    """The form as the template needs it: texts in `lang`, steps, year lists.
+
+    Fields of type `consent` are shown on the last step, beside the send
+    button, so the applicant agrees to exactly what is about to happen; a
+    section holding nothing else gets no step of its own.
+    """
+    fallback = form["languages"][0]
+    steps: list[dict[str, Any]] = []
+    consents: list[dict[str, Any]] = []
+    for section in form["sections"]:
+        fields = []
+        for field in section["fields"]:
+            kind = field["type"]
+            view = {
+                "id": field["id"],
+                "type": kind,
+                "label": _text(field["label"], lang, fallback),
+                "help": _text(field["help"], lang, fallback) if "help" in field else "",
+                "required": bool(field.get("required", False)),
+                "max_length": formdef.max_length(field),
+                "options": [
+                    {"value": o["value"], "label": _text(o["label"], lang, fallback)}
+                    for o in field.get("options", [])
+                ],
+            }
+            if kind == "date":
+                before = int(field.get("years_before", 15))
+                after = int(field.get("years_after", 0))
+                view["years"] = list(range(year + after, year - before - 1, -1))
+            if kind == "consent":
+                consents.append(view)
+            else:
+                fields.append(view)
+        if fields:
+            steps.append(
+                {
+                    "id": section["id"],
+                    "title": _text(section["title"], lang, fallback),
+                    "help": _text(section["help"], lang, fallback) if "help" in section else "",
+                    "fields": fields,
+                }
+            )
+    return {
+        "id": form["id"],
+        "version": form["version"],
+        "title": _text(form["title"], lang, fallback),
+        "description": _text(form["description"], lang, fallback) if "description" in form else "",
+        "steps": steps,
+        "consents": consents,
+    }
+
+
+def mailbox_path(request: Request, lang: str) -> str | None:
+    """Where replies are read (the mailbox page, app/pages/mailbox.py), if this server has one."""
+    try:
+        if lang == DEFAULT_LANGUAGE:
+            return str(request.app.url_path_for("mailbox_default"))
+        return str(request.app.url_path_for("mailbox_in", lang=lang))
+    except NoMatchFound:
+        return None
+
+
+# Modules the page loads once the form is usable, each pinned by SRI.
+LAZY_MODULES = (
+    "js/sodium-loader.js",
+    "js/intake-crypto.js",
+    "js/pow.js",
+    "js/upload.js",
+    "js/exif.js",
+    "js/codename.js",
+)
+
+_UNITS = (mark("B"), mark("KB"), mark("MB"), mark("GB"))
+
+
+def format_size(size: int, lang: str, gettext: Any) -> str:
+    """`size` bytes for people: "190 MB" / "190 МБ" (1 MB = 1,000,000 bytes, as phones count)."""
+    value = float(size)
+    unit = 0
+    while value >= 1000 and unit < len(_UNITS) - 1:
+        value /= 1000
+        unit += 1
+    digits = "#,##0" if value >= 10 or unit == 0 else "#,##0.#"
+    return f"{format_decimal(value, format=digits, locale=lang)}\u00a0{gettext(_UNITS[unit])}"
+
+
+def _month_names(lang: str) -> list[str]:
+    names = get_month_names("wide", context="stand-alone", locale=lang)
+    return [names[month][:1].upper() + names[month][1:] for month in range(1, 13)]
+
+
+def _render(request: Request, lang: str) -> HTMLResponse:
+    settings = request.app.state.settings
+    pages = request.app.state.pages
+    gettext = pages.catalogs.get(lang).gettext
+    form, source = current_form(request)
+    limits = upload_limits(settings)
+    # Codenames in the page's language; a language without a word list gets
+    # the default language's (a translator adds app/static/wordlists/<lang>.txt).
+    codename_lang = lang if f"wordlists/{lang}.txt" in pages.assets.integrity else DEFAULT_LANGUAGE
+    wordlist = f"wordlists/{codename_lang}.txt"
+    return render(
+        request,
+        "intake.html",
+        lang,
+        SCRIPT_MESSAGES,
+        form=form_view(form, lang, clock.now().year),
+        form_source=source,
+        form_ref_json=json.dumps(
+            {"id": form["id"], "version": form["version"]}, separators=(",", ":")
+        ),
+        limits=limits,
+        limits_text={
+            "count": limits.max_files,
+            "size": format_size(limits.max_file_bytes, lang, gettext),
+            "total": format_size(limits.max_total_bytes, lang, gettext),
+        },
+        limits_json=json.dumps(limits.__dict__, separators=(",", ":")),
+        module_sri_json=json.dumps(pages.assets.subset(LAZY_MODULES), separators=(",", ":")),
+        wordlist_json=json.dumps(
+            {
+                "lang": codename_lang,
+                "url": pages.assets.url(wordlist),
+                "sri": pages.assets.sri(wordlist),
+            },
+            separators=(",", ":"),
+        ),
+        codename_lang=codename_lang,
+        month_names=_month_names(lang),
+        mailbox_url=mailbox_path(request, lang),
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
 def intake_default(request: Request) -> HTMLResponse:
-    return render(request, "intake.html", DEFAULT_LANGUAGE, SCRIPT_MESSAGES)
+    return _render(request, DEFAULT_LANGUAGE)
 
 
 @router.get("/{lang}/", response_class=HTMLResponse)
 def intake_in(request: Request, lang: str) -> HTMLResponse:
-    return render(request, "intake.html", check_language(lang), SCRIPT_MESSAGES)
+    return _render(request, check_language(lang))

@@ -14,23 +14,25 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser
 
+from tests.page import flow
 from tests.support.live_server import LiveServer, run_cli
 
 IPV4 = re.compile(rb"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 
 
-def submit_story(chromium: Browser, url: str, story: str, contact: str) -> None:
+def submit_story(chromium: Browser, server: LiveServer, story: str, contact: str) -> None:
+    """Through the applicant's page as a person would: step by step, no codename."""
     context = chromium.new_context()
     page = context.new_page()
-    page.goto(url + "/")
-    form = page.locator("#intake-form")
-    expect(form).to_have_attribute("data-state", "ready", timeout=30_000)
-    page.fill("#story", story)
-    page.fill("#contact", contact)
-    page.click("#send")
-    expect(page.locator("#done")).to_be_visible(timeout=60_000)
+    flow.open_page(page, server)
+    page.fill("#q-contact-address", contact)
+    flow.go_to(page, "story")
+    page.fill("#q-story", story)
+    flow.go_to(page, "reply")
+    flow.decline_codename(page)
+    flow.send(page, timeout=60_000)
     assert context.cookies() == []
     context.close()
 
@@ -59,7 +61,7 @@ def test_canary_typed_in_browser_is_recovered_offline_and_never_stored_in_plaint
     chromium: Browser, server: LiveServer, demo_org: Path, tools_env: dict[str, str], tmp_path: Path
 ) -> None:
     canary = "canary-" + secrets.token_hex(12)
-    submit_story(chromium, server.url, f"Я ушёл из части. {canary}", f"signal {canary[-6:]}")
+    submit_story(chromium, server, f"Я ушёл из части. {canary}", f"signal {canary[-6:]}")
 
     bundle = tmp_path / "bundle.tar"
     run_cli(

@@ -1,186 +1,577 @@
-// The applicant's page: verify the organisation's keys, encrypt the form in
-// this browser, upload the ciphertext in resumable pieces.
+// The applicant's page: steps through the form, makes the codename, then
+// verifies the organisation's keys, encrypts every answer and file in this
+// browser, and uploads the ciphertext in resumable pieces.
 //
-// Nothing is written to cookies or web storage and nothing is sent before it
-// is encrypted. The form is plain HTML and usable at once; the crypto library
-// loads behind it and is awaited only when the applicant presses "send".
+// Nothing is written to cookies, web storage or IndexedDB, no service worker
+// is registered, and nothing leaves the page before it is encrypted. The form
+// is plain HTML and usable at once; the crypto modules and libsodium load
+// behind it (each file pinned by its SRI value) and are awaited only when
+// they are needed.
 
-import { loadSodium } from "./sodium-loader.js";
-import * as intake from "./intake-crypto.js";
-import { solve } from "./pow.js";
+import { installSafety } from "./safety.js";
+import {
+  FileChooser,
+  Steps,
+  checkQuestions,
+  collectAnswers,
+  firstControl,
+  formatSize,
+  questions,
+  renderedShape,
+  sameShape,
+  signedShape,
+  translator,
+} from "./form.js";
 
-const config = document.getElementById("intake-config").dataset;
-const messages = JSON.parse(config.messages);
-const trustRoot = JSON.parse(config.trustRoot);
-const vendorSri = JSON.parse(config.vendorSri);
+const $ = (id) => document.getElementById(id);
+const config = $("intake-config").dataset;
+const t = translator(JSON.parse(config.messages));
+const lang = config.lang;
+const limits = JSON.parse(config.limits);
+const moduleSri = JSON.parse(config.moduleSri);
+const wordlist = JSON.parse(config.wordlist);
+const formRef = JSON.parse(config.formRef);
 
-const form = document.getElementById("intake-form");
-const statusLine = document.getElementById("status");
-const sendButton = document.getElementById("send");
+const form = $("intake-form");
+const alertBox = $("form-alert");
+const statusLine = $("status");
+const sendButton = $("send");
 const progressBox = form.querySelector(".progress");
-const progressBar = document.getElementById("progress");
+const progressBar = $("progress");
+const progressText = $("progress-text");
 
-/** A message of the page's language, with {placeholders} filled in. */
-function t(key, values = {}) {
-  return messages[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
-}
+const MODULE = (name) => `/static/js/${name}`;
+// A stand-in digest of the real length (32 bytes in base64): the form
+// envelope's size is declared before the attachments' digests are known.
+const PLACEHOLDER_DIGEST = "A".repeat(43) + "=";
+
+// ------------------------------------------------------------------ state and messages
 
 function setState(state, text) {
   form.dataset.state = state;
-  statusLine.textContent = text;
+  if (text !== undefined) statusLine.textContent = text;
 }
 
-/** A server error answer, as {code, message}; the server's one JSON error shape. */
-class ServerRefusal extends Error {
-  constructor(status, body) {
-    const error = (body && body.error) || {};
-    super(error.message || `HTTP ${status}`);
-    this.status = status;
-    this.code = error.code || "http-error";
-    this.detail = error.detail || {};
-  }
+function showAlert(text) {
+  alertBox.textContent = text ?? "";
+  alertBox.hidden = !text;
 }
 
-async function api(method, path, body, headers = {}) {
-  const init = { method, headers: { ...headers }, credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" };
-  if (body instanceof Uint8Array) {
-    init.body = body;
-    init.headers["Content-Type"] = "application/octet-stream";
-  } else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers["Content-Type"] = "application/json";
-  }
-  const response = await fetch(path, init);
-  const answer = await response.json().catch(() => null);
-  if (!response.ok) throw new ServerRefusal(response.status, answer);
-  return answer;
-}
+/** A page whose rendered questions differ from the signed ones. */
+class FormMismatch extends Error {}
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Envelopes the server would refuse for their size (said before any upload). */
+class TooLarge extends Error {}
+
+// ------------------------------------------------------------------ modules, loaded after first render
+
+const modules = new Map();
 
 /**
- * Upload one envelope from `offset` on, piece by piece. A dropped connection
- * is waited out and resumed from what the server says it holds, so nothing is
- * sent twice and nothing is lost.
+ * Import one of our modules, integrity-checked: a module enters the module
+ * map only through a <link rel="modulepreload" integrity>, and the import()
+ * that follows reuses exactly that checked module.
  */
-async function uploadEnvelope(sid, eid, bytes, pieceSize, onSent) {
-  const base = `/api/v1/submissions/${sid}/envelopes/${eid}`;
-  let offset = 0;
-  let delay = 500;
-  while (offset < bytes.length) {
-    try {
-      const piece = bytes.subarray(offset, Math.min(offset + pieceSize, bytes.length));
-      const answer = await api("PUT", `${base}?offset=${offset}`, piece);
-      offset = answer.offset;
-      delay = 500;
-      onSent(offset);
-    } catch (error) {
-      if (error instanceof ServerRefusal && error.status === 409 && Number.isInteger(error.detail.offset)) {
-        offset = error.detail.offset;  // the server holds more (or less) than we thought
-        continue;
-      }
-      if (error instanceof ServerRefusal) throw error;
-      // A network failure: wait for the connection, then ask where to resume.
-      setState("offline", t("offline"));
-      await sleep(delay);
-      delay = Math.min(delay * 2, 10000);
-      try {
-        offset = (await api("GET", base)).offset;
-      } catch (_) { /* still offline; loop and wait again */ }
-    }
+function lazy(name) {
+  const url = MODULE(name);
+  if (!modules.has(url)) {
+    const loading = (async () => {
+      const integrity = moduleSri[url];
+      if (typeof integrity !== "string") throw new Error(`no integrity value for ${url}`);
+      const link = document.createElement("link");
+      link.rel = "modulepreload";
+      link.href = url;
+      link.integrity = integrity;
+      link.crossOrigin = "anonymous";
+      await new Promise((resolve, reject) => {
+        link.addEventListener("load", resolve, { once: true });
+        link.addEventListener("error", () => reject(new Error(`${url} failed to load or its integrity check`)), { once: true });
+        document.head.append(link);
+      });
+      return import(url);
+    })();
+    modules.set(url, loading);
+  }
+  return modules.get(url);
+}
+
+// ------------------------------------------------------------------ crypto, keys and the signed form
+
+let readyPromise = null;
+
+async function prepare() {
+  // Every module now, while the connection is there: a send started offline
+  // must find them all in place.
+  for (const name of ["exif.js", "codename.js"]) lazy(name).catch(() => {});
+  const [loader, intake, upload] = await Promise.all([
+    lazy("sodium-loader.js"),
+    lazy("intake-crypto.js"),
+    lazy("upload.js"),
+    lazy("pow.js"),
+  ]);
+  const sodium = await loader.loadSodium(JSON.parse(config.vendorSri));
+  intake.init(sodium);
+  const { chain } = await upload.persist(() => upload.api("GET", "/api/v1/manifests"));
+  const verified = intake.verifyChain(chain, JSON.parse(config.trustRoot), new Date());
+  const manifest = verified[verified.length - 1];
+  $("manifest-fingerprint").textContent = manifest.fingerprint;
+  // The questions cannot be altered without the admins' signatures: what this
+  // page shows must be the form the verified manifest carries.
+  const signed = manifest.data.form;
+  const matches =
+    signed === undefined
+      ? config.formSource === "default"
+      : signed !== null &&
+        signed.id === formRef.id &&
+        signed.version === formRef.version &&
+        sameShape(renderedShape(form), signedShape(signed));
+  if (!matches) throw new FormMismatch();
+  return { sodium, intake, upload, manifest, genesis: verified[0] };
+}
+
+function failureMessage(error) {
+  if (error instanceof FormMismatch) return t("form_mismatch");
+  if (error && error.reason) return t("chain_failed");
+  return t("crypto_failed");
+}
+
+function getReady() {
+  if (readyPromise === null) {
+    readyPromise = prepare();
+    readyPromise.then(
+      () => {
+        if (form.dataset.state === "loading") setState("ready", t("ready"));
+      },
+      (error) => {
+        console.error("intake: preparing failed:", error); // local only: helps whoever debugs this phone
+        readyPromise = null; // a later press of "send" tries again
+        setState("error", failureMessage(error));
+        if (error instanceof FormMismatch || (error && error.reason)) showAlert(failureMessage(error));
+      },
+    );
+  }
+  return readyPromise;
+}
+
+// ------------------------------------------------------------------ steps
+
+const steps = new Steps(form, t, {
+  onShow(step) {
+    showAlert(null);
+    if (step.id === "step-send") renderSummary();
+  },
+});
+
+function goTo(index) {
+  steps.show(index);
+}
+
+function problemsIn(step) {
+  const bad = checkQuestions(step, t);
+  if (step.id === "step-reply") {
+    const problem = replyProblem();
+    $("reply-error").textContent = problem ?? "";
+    $("reply-error").hidden = problem === null;
+    $("reply-choice").classList.toggle("invalid", problem !== null);
+    if (problem !== null) bad.push($("reply-choice"));
+  }
+  return bad;
+}
+
+function next() {
+  const bad = problemsIn(steps.current);
+  if (bad.length) {
+    showAlert(t("fix_errors"));
+    firstControl(bad[0])?.focus();
+    return;
+  }
+  goTo(steps.index + 1);
+}
+
+form.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-go], button[data-clear]");
+  if (!button) return;
+  if (button.dataset.go === "next") next();
+  else if (button.dataset.go === "back") goTo(steps.index - 1);
+  else if (button.dataset.clear) {
+    for (const input of form.querySelectorAll(`input[name="${CSS.escape(button.dataset.clear)}"]`)) input.checked = false;
+    button.hidden = true;
+    firstControl(button.closest("[data-field]"))?.focus();
+  }
+});
+
+// A chosen single answer can be taken back.
+form.addEventListener("change", (event) => {
+  const field = event.target.closest("[data-field]");
+  const clear = field?.querySelector("button[data-clear]");
+  if (clear) clear.hidden = !field.querySelector("input:checked");
+});
+
+// ------------------------------------------------------------------ files
+
+const chooser = new FileChooser({
+  input: $("files"),
+  list: $("file-list"),
+  total: $("files-total"),
+  error: $("files-error"),
+  limits,
+  lang,
+  t,
+  onChange: () => inspectFiles(),
+});
+const cleanBox = $("clean-metadata");
+cleanBox.addEventListener("change", () => {
+  chooser.cleaning = cleanBox.checked;
+  chooser.render();
+});
+
+// Look into each new photo at once, so he sees what will be removed.
+async function inspectFiles() {
+  const pending = chooser.items.filter((item) => item.clean === null);
+  if (!pending.length) return;
+  try {
+    const exif = await lazy("exif.js");
+    for (const item of pending) item.clean = await exif.stripMetadata(item.file);
+  } catch (error) {
+    console.error("intake: could not inspect a file:", error);
+  }
+  chooser.render();
+}
+
+// ------------------------------------------------------------------ codename
+
+const reply = { choice: null, words: null, positions: null, confirmed: false, mailbox: null };
+
+function replyProblem() {
+  if (reply.choice === null) return t("codename_choose");
+  if (reply.choice === "codename" && !reply.confirmed) return t("codename_confirm_first");
+  return null;
+}
+
+function showCodenamePart(part) {
+  for (const id of ["codename-show", "codename-confirm", "codename-done"]) $(id).hidden = id !== part;
+}
+
+async function makeCodename() {
+  const status = $("codename-status");
+  status.textContent = t("codename_wait");
+  try {
+    const [{ sodium, intake, genesis }, codenames] = await Promise.all([getReady(), lazy("codename.js")]);
+    const list = await codenames.loadWordlist(wordlist.lang, wordlist.sri, wordlist.url);
+    const codename = codenames.generateCodename(sodium, wordlist.lang, list);
+    const keys = intake.deriveMailbox(codename, genesis.payload);
+    reply.mailbox = { x25519: intake.b64encode(keys.replyPublic), mailbox: keys.mailboxId };
+    sodium.memzero(keys.replySecret); // the page needs only the public key and the id
+    sodium.memzero(keys.token);
+    reply.words = codename.split(" ");
+    // Two different words, chosen at random, to re-type from the paper.
+    const a = sodium.randombytes_uniform(reply.words.length);
+    let b = sodium.randombytes_uniform(reply.words.length - 1);
+    if (b >= a) b += 1;
+    reply.positions = [a, b].sort((x, y) => x - y);
+    $("codename-words").replaceChildren(
+      ...reply.words.map((word) => Object.assign(document.createElement("li"), { textContent: word })),
+    );
+    status.textContent = "";
+    showCodenamePart("codename-show");
+  } catch (error) {
+    console.error("intake: codename failed:", error);
+    status.textContent = error instanceof FormMismatch || error?.reason ? failureMessage(error) : t("codename_failed");
   }
 }
 
-async function prepare() {
-  setState("loading", t("loading"));
-  const sodium = await loadSodium(vendorSri);
-  intake.init(sodium);
-  const { chain } = await api("GET", "/api/v1/manifests");
-  const verified = intake.verifyChain(chain, trustRoot, new Date());
-  const manifest = verified[verified.length - 1];
-  document.getElementById("manifest-fingerprint").textContent = manifest.fingerprint;
-  return { sodium, manifest };
+for (const radio of form.querySelectorAll('input[name="_reply"]')) {
+  radio.addEventListener("change", () => {
+    reply.choice = radio.value;
+    $("codename-box").hidden = reply.choice !== "codename";
+    $("reply-error").hidden = true;
+    $("reply-choice").classList.remove("invalid");
+    if (reply.choice === "codename" && reply.words === null && !reply.confirmed) makeCodename();
+  });
 }
 
-const ready = prepare().then(
-  (value) => { setState("ready", t("ready")); return value; },
-  (error) => {
-    const key = error && error.reason ? "chain_failed" : "crypto_failed";
-    setState("error", t(key));
-    throw error;
-  },
-);
+$("codename-written").addEventListener("click", () => {
+  const [a, b] = reply.positions;
+  $("confirm-a-label").textContent = t("codename_word", { n: a + 1 });
+  $("confirm-b-label").textContent = t("codename_word", { n: b + 1 });
+  $("confirm-a").dataset.word = String(a + 1);
+  $("confirm-b").dataset.word = String(b + 1);
+  $("confirm-a").value = "";
+  $("confirm-b").value = "";
+  $("confirm-error").hidden = true;
+  showCodenamePart("codename-confirm");
+  $("confirm-a").focus();
+});
 
-function answers() {
-  return {
-    story: document.getElementById("story").value,
-    contact: document.getElementById("contact").value,
-  };
+$("codename-again").addEventListener("click", () => {
+  showCodenamePart("codename-show");
+  $("codename-written").focus();
+});
+
+function sameWord(typed, word) {
+  // PROTOCOL.md's normalisation, word by word: case, ё/е and spaces do not matter.
+  return typed.normalize("NFKC").toLowerCase().replaceAll("\u0451", "\u0435").trim() === word;
 }
 
-async function send() {
-  const { manifest } = await ready;
-  const values = answers();
+$("codename-check").addEventListener("click", () => {
+  const inputs = [$("confirm-a"), $("confirm-b")];
+  const wrong = reply.positions.findIndex((position, i) => !sameWord(inputs[i].value, reply.words[position]));
+  if (wrong !== -1) {
+    $("confirm-error").textContent = t("codename_wrong", { n: reply.positions[wrong] + 1 });
+    $("confirm-error").hidden = false;
+    inputs[wrong].setAttribute("aria-invalid", "true");
+    inputs[wrong].focus();
+    return;
+  }
+  // Confirmed: the words leave the page for good; only the paper has them now.
+  reply.confirmed = true;
+  reply.words = null;
+  $("codename-words").replaceChildren();
+  for (const input of inputs) {
+    input.value = "";
+    input.removeAttribute("aria-invalid");
+  }
+  showCodenamePart("codename-done");
+  $("codename-done").setAttribute("tabindex", "-1");
+  $("codename-done").focus();
+});
+
+// ------------------------------------------------------------------ summary
+
+function renderSummary() {
+  const answers = collectAnswers(form);
+  const consentIds = new Set(questions(form).filter((el) => el.dataset.type === "consent").map((el) => el.dataset.field));
+  const answered = Object.keys(answers).filter((id) => !consentIds.has(id)).length;
+  const lines = [
+    t("summary_answers", { count: answered }),
+    t("summary_files", { count: chooser.items.length }) +
+      (chooser.items.length ? ` (${formatSize(chooser.totalBytes, lang, t)})` : ""),
+    reply.choice === "codename" && reply.confirmed ? t("summary_reply") : t("summary_no_reply"),
+  ];
+  $("summary").replaceChildren(...lines.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
+  return { answers, answered };
+}
+
+// ------------------------------------------------------------------ sending
+
+let busy = false;
+const locked = [];
+
+/** Freeze the answers while they are encrypted and sent (they must not change under us). */
+function lock(on) {
+  if (on) {
+    for (const control of form.querySelectorAll("input, textarea, select, button")) {
+      if (!control.disabled) {
+        control.disabled = true;
+        locked.push(control);
+      }
+    }
+  } else {
+    for (const control of locked.splice(0)) control.disabled = false;
+  }
+}
+
+function showProgress(done, total) {
+  const percent = total ? Math.floor((100 * done) / total) : 0;
+  progressBar.value = percent;
+  progressText.textContent = t("progress", {
+    done: formatSize(done, lang, t),
+    total: formatSize(total, lang, t),
+    percent,
+  });
+}
+
+function waiting(on) {
+  if (on && form.dataset.state !== "offline") setState("offline", t("offline"));
+  else if (!on && form.dataset.state === "offline") setState("uploading", t("uploading"));
+}
+
+async function send(answers) {
+  const attachments = [];
+  try {
+    return await sendWith(answers, attachments);
+  } finally {
+    for (const a of attachments) a.sealed.dispose(); // forget every per-envelope key
+  }
+}
+
+async function sendWith(answers, attachments) {
+  const { sodium, intake, upload, manifest } = await getReady();
+  const pow = await lazy("pow.js");
   setState("encrypting", t("encrypting"));
-  const content = {
-    v: 2,
-    lang: config.lang,
-    form: { id: "basic-intake", version: 1 },
-    answers: values,
-    attachments: [],
-    sent: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
-  };
-  const plaintext = new TextEncoder().encode(JSON.stringify(content));
-  const sealed = await intake.sealBytes(plaintext, {
+
+  const exif = chooser.cleaning && chooser.items.length ? await lazy("exif.js") : null;
+  for (const item of chooser.items) {
+    let blob = item.file;
+    if (exif) {
+      item.clean ??= await exif.stripMetadata(item.file);
+      blob = item.clean.blob;
+    }
+    attachments.push({
+      id: intake.hex(sodium.randombytes_buf(16)),
+      name: item.file.name,
+      type: item.file.type || "application/octet-stream",
+      size: blob.size,
+      sealed: intake.sealBlob(blob, { kind: "attachment", manifest }),
+    });
+  }
+  const sent = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  const useReply = reply.choice === "codename" && reply.confirmed && reply.mailbox;
+  const content = (digests) =>
+    new TextEncoder().encode(
+      JSON.stringify({
+        v: 2,
+        lang,
+        form: { id: formRef.id, version: formRef.version },
+        answers,
+        attachments: attachments.map((a, i) => ({ id: a.id, name: a.name, type: a.type, size: a.size, digest: digests[i] })),
+        ...(useReply ? { reply: { x25519: reply.mailbox.x25519, mailbox: reply.mailbox.mailbox } } : {}),
+        sent,
+      }),
+    );
+  const formSize = intake.envelopeSize(content(attachments.map(() => PLACEHOLDER_DIGEST)).length, {
     kind: "submission",
     manifest,
-    recipients: intake.activeVerifiers(manifest),
   });
-  plaintext.fill(0);
+  // The exact sizes the server will check, known before anything is sent.
+  const tooBig = attachments.find((a) => a.sealed.size > limits.max_envelope_bytes);
+  if (tooBig) throw new TooLarge(t("file_too_large", { name: tooBig.name, limit: formatSize(limits.max_file_bytes, lang, t) }));
+  if (formSize + attachments.reduce((sum, a) => sum + a.sealed.size, 0) > limits.max_submission_bytes) {
+    throw new TooLarge(t("total_too_large", { limit: formatSize(limits.max_total_bytes, lang, t) }));
+  }
 
-  const challenge = await api("POST", "/api/v1/challenges", {});
-  setState("working", t("working"));
-  const nonce = await solve(challenge.challenge, challenge.difficulty);
-  const created = await api("POST", "/api/v1/submissions", {
-    kind: "submission",
-    mailbox: null,
-    envelopes: [{ id: "form", size: sealed.envelope.length }],
-    pow: { challenge: challenge.challenge, nonce },
-  });
+  // Declare every envelope with its exact size, after a proof of work. A
+  // lost answer to this POST is retried with a fresh challenge (an orphaned
+  // declaration expires on the server by itself).
+  const created = await upload.persist(async () => {
+    const challenge = await upload.api("POST", "/api/v1/challenges", {});
+    setState("working", t("working"));
+    const nonce = await pow.solve(challenge.challenge, challenge.difficulty);
+    return upload.api("POST", "/api/v1/submissions", {
+      kind: "submission",
+      mailbox: useReply ? reply.mailbox.mailbox : null,
+      envelopes: [{ id: "form", size: formSize }, ...attachments.map((a) => ({ id: a.id, size: a.sealed.size }))],
+      pow: { challenge: challenge.challenge, nonce },
+    });
+  }, waiting);
 
+  const sid = created.id;
+  const partSize = created.upload.chunk;
+  const total = formSize + attachments.reduce((sum, a) => sum + a.sealed.size, 0);
+  let base = 0;
   progressBox.hidden = false;
-  const total = sealed.envelope.length;
-  await uploadEnvelope(created.id, "form", sealed.envelope, created.upload.chunk, (sent) => {
-    const percent = Math.floor((100 * sent) / total);
-    progressBar.value = percent;
-    setState("uploading", t("uploading", { percent }));
+  showProgress(0, total);
+  setState("uploading", t("uploading"));
+  const envelopeUrl = (eid) => `/api/v1/submissions/${sid}/envelopes/${eid}`;
+
+  for (const a of attachments) {
+    const start = base;
+    await upload.uploadEnvelope({
+      base: envelopeUrl(a.id),
+      size: a.sealed.size,
+      partsFrom: (offset) => a.sealed.parts({ offset, partSize }),
+      onProgress: (offset) => showProgress(start + offset, total),
+      onWaiting: waiting,
+    });
+    base += a.sealed.size;
+  }
+
+  // The form is sealed last, naming every attachment by its payload digest.
+  const digests = [];
+  for (const a of attachments) digests.push(intake.b64encode(await a.sealed.digest()));
+  const plaintext = content(digests);
+  const sealedForm = await intake.sealBytes(plaintext, { kind: "submission", manifest });
+  plaintext.fill(0);
+  if (sealedForm.size !== formSize) throw new Error("the form envelope's size differs from the declared one");
+  const envelope = sealedForm.envelope;
+  await upload.uploadEnvelope({
+    base: envelopeUrl("form"),
+    size: envelope.length,
+    partsFrom: function* (offset) {
+      for (let at = offset; at < envelope.length; at += partSize) yield envelope.subarray(at, at + partSize);
+    },
+    onProgress: (offset) => showProgress(base + offset, total),
+    onWaiting: waiting,
   });
-  await api("POST", `/api/v1/submissions/${created.id}/finalise`, {});
-  return created.id;
+  await upload.persist(() => upload.api("POST", `/api/v1/submissions/${sid}/finalise`, {}), waiting);
+  return sid;
+}
+
+function forget() {
+  // Nothing he typed should survive the page: not in the DOM, not in a restored page.
+  form.reset();
+  chooser.clear();
+  reply.words = null;
+  reply.mailbox = null;
+  $("codename-words").replaceChildren();
+}
+
+function finish(sid) {
+  const mailboxUsed = reply.choice === "codename" && reply.confirmed;
+  forget();
+  form.hidden = true;
+  const done = $("done");
+  $("done-text").textContent = t("sent", { reference: sid.slice(0, 8) });
+  const doneReply = $("done-reply");
+  if (doneReply) doneReply.hidden = !mailboxUsed;
+  done.hidden = false;
+  setState("sent");
+  window.scrollTo(0, 0);
+  done.focus();
 }
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  if (!answers().story.trim()) {
-    setState(form.dataset.state === "ready" ? "ready" : form.dataset.state, t("empty"));
-    document.getElementById("story").focus();
+  if (!steps.isLast) {
+    next(); // Enter in a text field means "next", not "send"
     return;
   }
-  sendButton.disabled = true;
+  if (busy) return;
+  // Every step, in order: show the first one that needs attention.
+  for (const step of steps.steps) {
+    const bad = problemsIn(step);
+    if (bad.length) {
+      goTo(steps.steps.indexOf(step));
+      showAlert(t("fix_errors"));
+      firstControl(bad[0])?.focus();
+      return;
+    }
+  }
+  const { answers, answered } = renderSummary();
+  if (answered === 0 && chooser.items.length === 0) {
+    showAlert(t("empty"));
+    return;
+  }
+  showAlert(null);
+  busy = true;
+  lock(true);
   try {
-    const reference = await send();
-    form.hidden = true;
-    form.reset();
-    const done = document.getElementById("done");
-    document.getElementById("done-text").textContent = t("sent", { reference: reference.slice(0, 8) });
-    done.hidden = false;
-    form.dataset.state = "sent";
-    done.focus();
+    finish(await send(answers));
   } catch (error) {
-    console.error("intake: send failed:", error);  // local only: helps whoever debugs this phone
-    sendButton.disabled = false;
-    if (error instanceof ServerRefusal) setState("error", t("server_error", { message: error.message }));
-    else if (error && error.reason) setState("error", t("chain_failed"));
-    else setState("error", t("unexpected"));
+    console.error("intake: send failed:", error); // local only: helps whoever debugs this phone
+    let text;
+    if (error?.name === "ServerRefusal") text = t("server_error", { message: error.message });
+    else if (error?.name === "NetworkFailure") text = t("offline_start");
+    else if (error instanceof TooLarge) text = error.message;
+    else if (error instanceof FormMismatch || error?.reason) text = failureMessage(error);
+    else text = t("unexpected");
+    setState("error", text);
+    showAlert(text);
+    progressBox.hidden = true;
+  } finally {
+    busy = false;
+    lock(false);
   }
 });
+
+// ------------------------------------------------------------------ start
+
+installSafety({
+  onExit: forget,
+  isDirty: () => form.dataset.state !== "sent" && (Object.keys(collectAnswers(form)).length > 0 || chooser.items.length > 0),
+  leaveMessage: t("leave"),
+});
+sendButton.disabled = false;
+steps.show(0, { focus: false });
+setState("loading", t("loading"));
+getReady().catch(() => {}); // failures are shown by getReady itself

@@ -1,0 +1,92 @@
+"""The mailbox page: `/mailbox/` in Russian, `/{lang}/mailbox/` in other languages.
+
+The applicant types his codename; his browser derives the mailbox keys, asks
+for replies with the token, checks every reply's signature against the
+organisation's verified keys and decrypts it. The server renders the same
+bytes for everyone and never sees the codename.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from app.pages.i18n import DEFAULT_LANGUAGE
+from app.pages.intake import format_size, upload_limits
+from app.pages.rendering import check_language, mark, render
+
+router = APIRouter(include_in_schema=False)
+
+# Strings the page's script shows; translated on the server, handed over as JSON.
+SCRIPT_MESSAGES = {
+    "loading": mark("Preparing encryption…"),
+    "ready": mark("Type your codename to read replies."),
+    "crypto_failed": mark(
+        "Encryption could not start. Reload the page; if it keeps failing, try another browser."
+    ),
+    "chain_failed": mark(
+        "The organisation's keys could not be verified. "
+        "Do not send anything; tell the organisation."
+    ),
+    "empty_codename": mark("Please type your codename."),
+    "working": mark("Checking that you are not a robot (a few seconds)…"),
+    "checking": mark("Looking for replies…"),
+    "opened": mark("Mailbox open. Close it when you are done."),
+    "no_replies": mark(
+        "No replies yet. If you typed your codename exactly as you wrote it down, "
+        "check again in a few days."
+    ),
+    "rejected": mark(
+        "Some messages could not be verified as coming from the organisation "
+        "and were not shown. Tell the organisation."
+    ),
+    "status_received": mark("Received"),
+    "status_needs_info": mark("More information needed"),
+    "status_verified": mark("Verified"),
+    "status_declined": mark("Declined"),
+    "status_other": mark("Message"),
+    "current_status": mark("Current status: {status}"),
+    "network": mark("No connection. Check that you are online and try again."),
+    "rate_limited": mark("Too many people are checking right now. Wait a minute and try again."),
+    "closed": mark("The mailbox is closed. Nothing was kept on this device."),
+    "followup_empty": mark("Please write a message or choose a file."),
+    "too_many_files": mark("At most {count} files can be sent."),
+    "file_too_large": mark("{name} is too large: at most {limit} per file."),
+    "total_too_large": mark("All files together may be at most {limit}."),
+    "encrypting": mark("Encrypting…"),
+    "uploading": mark("Sending: {percent}%"),
+    "offline": mark("Connection lost. Waiting to resume…"),
+    "server_error": mark("The server refused the message: {message}"),
+    "sent": mark("Sent and encrypted. Your reference: {reference}"),
+    "unexpected": mark("Something went wrong. Nothing was sent in plain text. Try again."),
+}
+
+
+def _limits(request: Request, lang: str) -> dict[str, Any]:
+    """The upload limits, stated on the page before he picks a file (the
+    intake page's own computation, so both pages promise the same)."""
+    limits = upload_limits(request.app.state.settings)
+    gettext = request.app.state.pages.catalogs.get(lang).gettext
+    return {
+        "limits": limits,
+        "limits_text": {
+            "count": limits.max_files,
+            "size": format_size(limits.max_file_bytes, lang, gettext),
+            "total": format_size(limits.max_total_bytes, lang, gettext),
+        },
+    }
+
+
+# Route names are an interface: the intake page links here by them.
+@router.get("/mailbox/", name="mailbox_default", response_class=HTMLResponse)
+def mailbox_default(request: Request) -> HTMLResponse:
+    lang = DEFAULT_LANGUAGE
+    return render(request, "mailbox.html", lang, SCRIPT_MESSAGES, **_limits(request, lang))
+
+
+@router.get("/{lang}/mailbox/", name="mailbox_in", response_class=HTMLResponse)
+def mailbox_in(request: Request, lang: str) -> HTMLResponse:
+    lang = check_language(lang)
+    return render(request, "mailbox.html", lang, SCRIPT_MESSAGES, **_limits(request, lang))

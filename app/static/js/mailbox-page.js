@@ -1,0 +1,456 @@
+// The mailbox page: the applicant types his codename; this browser derives
+// the mailbox keys, fetches the replies with the token, shows only replies
+// signed by a verifier of the verified manifest, and sends follow-ups sealed
+// to the current active verifiers.
+//
+// Nothing is written to cookies, web storage or history. The keys live in
+// this page's memory only, and are wiped when the mailbox is closed or the
+// page is left.
+
+import { installSafety } from "./safety.js";
+import { loadSodium } from "./sodium-loader.js";
+import * as intake from "./intake-crypto.js";
+import { solve } from "./pow.js";
+import { stripMetadata } from "./exif.js";
+import { api, NetworkFailure, ServerRefusal } from "./upload.js";
+import { sendSubmission } from "./mailbox-upload.js";
+
+const config = document.getElementById("mailbox-config").dataset;
+const messages = JSON.parse(config.messages);
+const trustRoot = JSON.parse(config.trustRoot);
+const vendorSri = JSON.parse(config.vendorSri);
+const maxFiles = Number(config.maxFiles);
+const maxFileBytes = Number(config.maxFileBytes);
+const maxTotalBytes = Number(config.maxTotalBytes);
+
+const root = document.getElementById("mailbox");
+const loginForm = document.getElementById("login-form");
+const codenameBox = document.getElementById("codename");
+const openButton = document.getElementById("open");
+const statusLine = document.getElementById("status");
+const inbox = document.getElementById("inbox");
+const replyList = document.getElementById("replies");
+const noReplies = document.getElementById("no-replies");
+const rejectedBox = document.getElementById("rejected");
+const currentStatus = document.getElementById("current-status");
+const refreshButton = document.getElementById("refresh");
+const closeButton = document.getElementById("close");
+const followupForm = document.getElementById("followup-form");
+const messageBox = document.getElementById("message");
+const filesInput = document.getElementById("files");
+const cleanBox = document.getElementById("clean-metadata");
+const sendButton = document.getElementById("send");
+const followupStatus = document.getElementById("followup-status");
+const progressBox = followupForm.querySelector(".progress");
+const progressBar = document.getElementById("progress");
+
+// Reply statuses of PROTOCOL.md, to the message key of their label.
+const STATUS_LABELS = {
+  received: "status_received",
+  "needs-info": "status_needs_info",
+  verified: "status_verified",
+  declined: "status_declined",
+};
+const STATUS_NOTICE = { verified: "notice-ok", declined: "notice-error" };
+// A BCP 47 tag as a verifier's tool writes it ("ru", "en", "uz-Cyrl").
+const LANG_TAG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/;
+
+/** A message of the page's language, with {placeholders} filled in. */
+function t(key, values = {}) {
+  return messages[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+function setState(state, text) {
+  root.dataset.state = state;
+  if (text !== undefined) statusLine.textContent = text;
+}
+
+function setFollowupState(state, text) {
+  followupForm.dataset.state = state;
+  if (text !== undefined) followupStatus.textContent = text;
+}
+
+// ------------------------------------------------------------- set-up
+
+async function verifiedChain() {
+  const { chain } = await api("GET", "/api/v1/manifests");
+  const verified = intake.verifyChain(chain, trustRoot, new Date());
+  return { genesis: verified[0], manifest: verified[verified.length - 1] };
+}
+
+async function prepare() {
+  setState("loading", t("loading"));
+  intake.init(await loadSodium(vendorSri));
+  const trusted = await verifiedChain();
+  document.getElementById("manifest-fingerprint").textContent = trusted.manifest.fingerprint;
+  return trusted;
+}
+
+const ready = prepare().then(
+  (value) => {
+    setState("ready", t("ready"));
+    return value;
+  },
+  (error) => {
+    console.error("mailbox: set-up failed:", error); // local only
+    setState("error", t(error && error.reason ? "chain_failed" : "crypto_failed"));
+    openButton.disabled = true;
+    throw error;
+  },
+);
+ready.catch(() => {}); // reported on the page above
+
+// ------------------------------------------------------------- the mailbox
+
+// The open mailbox: keys derived from the codename, never stored anywhere.
+let opened = null;
+
+function wipe(keys) {
+  if (keys === null) return;
+  keys.replySecret.fill(0);
+  keys.token.fill(0);
+}
+
+/** Forget the keys and everything shown; back to the codename form. */
+function closeMailbox() {
+  wipe(opened);
+  opened = null;
+  replyList.replaceChildren();
+  inbox.hidden = true;
+  rejectedBox.hidden = true;
+  noReplies.hidden = true;
+  currentStatus.hidden = true;
+  followupForm.reset();
+  followupStatus.textContent = "";
+  progressBox.hidden = true;
+  codenameBox.value = "";
+  loginForm.hidden = false;
+}
+window.addEventListener("pagehide", closeMailbox);
+
+// Quick exit (shared with the intake page) wipes the keys before leaving.
+installSafety({ onExit: closeMailbox });
+// Links away from this page (other language, the intake page) replace this
+// history entry: the browser keeps one entry for this site.
+for (const link of document.querySelectorAll("a[data-leave]")) {
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    closeMailbox();
+    window.location.replace(link.href);
+  });
+}
+
+/** A mailbox challenge, solved: each check costs the asker a little work. */
+async function proofOfWork() {
+  const challenge = await api("POST", "/api/v1/mailbox/challenges", {});
+  if (challenge.difficulty > 0) setState("working", t("working"));
+  const nonce = await solve(challenge.challenge, challenge.difficulty);
+  return { challenge: challenge.challenge, nonce };
+}
+
+/** The replies that verify and open, oldest first, and how many did not. */
+function openReplies(replies, manifest, keys) {
+  const shown = [];
+  let rejected = 0;
+  for (const reply of Array.isArray(replies) ? replies : []) {
+    try {
+      const envelope = intake.b64decode(reply.envelope);
+      // A reply counts only if a verifier of the verified manifest signed
+      // it: the server cannot forge, alter or re-address one.
+      const { message } = intake.openReply(envelope, reply.kid, reply.sig, manifest, keys);
+      if (message === null || typeof message !== "object" || typeof message.message !== "string") {
+        throw new intake.IntakeError("malformed", "reply content is not a reply");
+      }
+      shown.push(message);
+    } catch (error) {
+      console.warn("mailbox: a reply was not shown:", error && error.reason); // local only
+      rejected += 1;
+    }
+  }
+  return { shown, rejected };
+}
+
+function knownStatus(status) {
+  return typeof status === "string" && Object.hasOwn(STATUS_LABELS, status) ? status : null;
+}
+
+function statusLabel(status) {
+  const known = knownStatus(status);
+  return t(known === null ? "status_other" : STATUS_LABELS[known]);
+}
+
+/** When the verifier wrote it (signed, unlike the server's order), for sorting. */
+function sentAt(reply) {
+  try {
+    return intake.parseTime(reply.sent).getTime();
+  } catch (_) {
+    return -Infinity;
+  }
+}
+
+function formatDate(text) {
+  try {
+    const date = intake.parseTime(text);
+    return { iso: text, shown: new Intl.DateTimeFormat(config.lang, { dateStyle: "long", timeStyle: "short" }).format(date) };
+  } catch (_) {
+    return null;
+  }
+}
+
+/** The message text as paragraphs: text nodes only, never HTML. */
+function messageBody(text, lang) {
+  const body = document.createElement("div");
+  body.className = "reply-message";
+  body.dir = "auto";
+  // The verifier chose the language; screen readers and fonts follow it.
+  if (typeof lang === "string" && LANG_TAG.test(lang)) body.lang = lang;
+  for (const paragraph of text.split(/\n\s*\n/)) {
+    if (!paragraph.trim()) continue;
+    const p = document.createElement("p");
+    paragraph.split("\n").forEach((line, index) => {
+      if (index > 0) p.append(document.createElement("br"));
+      p.append(document.createTextNode(line));
+    });
+    body.append(p);
+  }
+  return body;
+}
+
+function renderReplies({ shown, rejected }) {
+  replyList.replaceChildren();
+  // Newest first, by the time each verifier signed into the reply: the
+  // server cannot reorder what he reads as the latest word on his case.
+  const ordered = [...shown].sort((a, b) => sentAt(b) - sentAt(a) || 0);
+  for (const reply of ordered) {
+    const item = document.createElement("li");
+    const known = knownStatus(reply.status);
+    item.className = known !== null && Object.hasOwn(STATUS_NOTICE, known) ? `reply notice ${STATUS_NOTICE[known]}` : "reply notice";
+    item.dataset.status = known ?? "other";
+    const heading = document.createElement("h3");
+    heading.className = "reply-status";
+    heading.textContent = statusLabel(reply.status);
+    item.append(heading);
+    const date = formatDate(reply.sent);
+    if (date !== null) {
+      const time = document.createElement("time");
+      time.className = "reply-date";
+      time.dateTime = date.iso;
+      time.textContent = date.shown;
+      const line = document.createElement("p");
+      line.append(time);
+      item.append(line);
+    }
+    item.append(messageBody(reply.message, reply.lang));
+    replyList.append(item);
+  }
+  const latest = ordered[0];
+  currentStatus.hidden = latest === undefined;
+  currentStatus.textContent = latest === undefined ? "" : t("current_status", { status: statusLabel(latest.status) });
+  // A wrong codename and a mailbox without replies look exactly alike.
+  noReplies.hidden = shown.length > 0;
+  noReplies.textContent = shown.length > 0 ? "" : t("no_replies");
+  rejectedBox.hidden = rejected === 0;
+  document.getElementById("rejected-text").textContent = rejected === 0 ? "" : t("rejected");
+}
+
+async function checkMailbox(keys) {
+  const { manifest } = await verifiedChain();
+  const pow = await proofOfWork();
+  setState("checking", t("checking"));
+  const answer = await api("POST", "/api/v1/mailbox", { token: intake.b64encode(keys.token), pow });
+  return openReplies(answer.replies, manifest, keys);
+}
+
+function reportError(error, show) {
+  console.error("mailbox:", error); // local only: helps whoever debugs this phone
+  if (error instanceof NetworkFailure) show(t("network"));
+  else if (error instanceof ServerRefusal && error.status === 429) show(t("rate_limited"));
+  else if (error instanceof ServerRefusal) show(t("server_error", { message: error.message }));
+  else if (error && error.reason) show(t("chain_failed"));
+  else show(t("unexpected"));
+}
+
+loginForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const codename = codenameBox.value;
+  if (!intake.normaliseCodename(codename)) {
+    statusLine.textContent = t("empty_codename");
+    codenameBox.focus();
+    return;
+  }
+  openButton.disabled = true;
+  let keys = null;
+  try {
+    const { genesis } = await ready;
+    keys = intake.deriveMailbox(codename, genesis.payload);
+    const result = await checkMailbox(keys);
+    closeMailbox(); // any mailbox opened before this one; clears the codename box
+    opened = keys;
+    renderReplies(result);
+    loginForm.hidden = true;
+    inbox.hidden = false;
+    setFollowupState("idle", "");
+    setState("open", t("opened"));
+    document.getElementById("inbox-title").focus();
+  } catch (error) {
+    if (keys !== opened) wipe(keys);
+    reportError(error, (text) => setState("ready", text));
+  } finally {
+    openButton.disabled = false;
+  }
+});
+
+// Enter opens the mailbox (a codename is one line, however it wraps).
+codenameBox.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    loginForm.requestSubmit();
+  }
+});
+
+refreshButton.addEventListener("click", async () => {
+  if (opened === null) return;
+  const keys = opened;
+  refreshButton.disabled = true;
+  try {
+    const result = await checkMailbox(keys);
+    if (opened === keys) {
+      renderReplies(result);
+      setState("open", t("opened"));
+    }
+  } catch (error) {
+    reportError(error, (text) => setState("open", text));
+  } finally {
+    refreshButton.disabled = false;
+  }
+});
+
+closeButton.addEventListener("click", () => {
+  closeMailbox();
+  setState("ready", t("closed"));
+  codenameBox.focus();
+});
+
+// ------------------------------------------------------------- follow-ups
+
+function randomHex(bytes) {
+  return intake.hex(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+/** What stops these files from being sent (the server's limits), or null. */
+function checkFiles(files) {
+  if (files.length > maxFiles) return t("too_many_files", { count: maxFiles });
+  const large = files.find((file) => file.size > maxFileBytes);
+  if (large) return t("file_too_large", { name: large.name, limit: config.fileLimit });
+  const total = files.reduce((sum, file) => sum + file.size, 0);
+  return total > maxTotalBytes ? t("total_too_large", { limit: config.totalLimit }) : null;
+}
+
+/**
+ * Seal and send a follow-up (PROTOCOL.md: a submission's shape with answers
+ * {message} and the same reply object, so the verifier threads it into the
+ * case that named this reply key).
+ */
+async function sendFollowup(keys, text, files, clean) {
+  setFollowupState("encrypting", t("encrypting"));
+  // The keys in force now, not those of when the mailbox was opened.
+  const { manifest } = await verifiedChain();
+  const recipients = intake.activeVerifiers(manifest);
+  const attachments = [];
+  for (const file of files) {
+    // A photo's place, time and camera can identify him: dropped here, before
+    // encryption, unless he chose to keep them (the pixels are untouched).
+    const blob = clean ? (await stripMetadata(file)).blob : file;
+    attachments.push({
+      id: randomHex(16),
+      file,
+      size: blob.size,
+      sealed: intake.sealBlob(blob, { kind: "attachment", manifest, recipients }),
+    });
+  }
+  const sent = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  const content = (digests) => ({
+    v: 2,
+    lang: config.lang,
+    form: { id: "followup", version: 1 },
+    answers: { message: text },
+    attachments: attachments.map(({ id, file, size }) => ({
+      id,
+      name: file.name,
+      type: file.type || "application/octet-stream",
+      size,
+      digest: intake.b64encode(digests.get(id)),
+    })),
+    reply: { x25519: intake.b64encode(keys.replyPublic), mailbox: keys.mailboxId },
+    sent,
+  });
+  const encoder = new TextEncoder();
+  // A digest's base64 has one length whatever its value, so the form's size
+  // is known before the attachments are encrypted and the server can be
+  // told every size up front.
+  const placeholder = new Map(attachments.map(({ id }) => [id, new Uint8Array(32)]));
+  const formSize = intake.envelopeSize(encoder.encode(JSON.stringify(content(placeholder))).length, {
+    kind: "followup",
+    manifest,
+    recipients,
+  });
+  const form = {
+    size: formSize,
+    async build(digests) {
+      const plaintext = encoder.encode(JSON.stringify(content(digests)));
+      const { envelope } = await intake.sealBytes(plaintext, { kind: "followup", manifest, recipients });
+      plaintext.fill(0);
+      return envelope;
+    },
+  };
+  progressBox.hidden = false;
+  progressBar.value = 0;
+  try {
+    return await sendSubmission({
+      kind: "followup",
+      mailbox: keys.mailboxId,
+      form,
+      attachments,
+      onState(state, percent) {
+        if (state === "uploading") {
+          progressBar.value = percent;
+          setFollowupState("uploading", t("uploading", { percent }));
+        } else {
+          setFollowupState(state, t(state));
+        }
+      },
+    });
+  } finally {
+    for (const { sealed } of attachments) sealed.dispose();
+  }
+}
+
+followupForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (opened === null) return;
+  const text = messageBox.value;
+  const files = [...filesInput.files];
+  if (!text.trim() && files.length === 0) {
+    followupStatus.textContent = t("followup_empty");
+    messageBox.focus();
+    return;
+  }
+  const problem = checkFiles(files);
+  if (problem !== null) {
+    followupStatus.textContent = problem;
+    filesInput.focus();
+    return;
+  }
+  sendButton.disabled = true;
+  try {
+    const { id } = await sendFollowup(opened, text, files, cleanBox.checked);
+    followupForm.reset();
+    progressBox.hidden = true;
+    setFollowupState("sent", t("sent", { reference: id.slice(0, 8) }));
+  } catch (error) {
+    progressBox.hidden = true;
+    reportError(error, (line) => setFollowupState("error", line));
+  } finally {
+    sendButton.disabled = false;
+  }
+});

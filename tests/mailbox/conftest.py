@@ -1,0 +1,147 @@
+"""Fixtures for the mailbox tests: the demo organisation, real servers, real Chromium.
+
+The end-to-end fixtures (demo organisation, live server on SQLite and
+PostgreSQL, Chromium, the offline tools' environment) are those of
+tests/e2e; the API tests drive `create_app` in-process on the same two
+databases, with the schema made by the real migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Browser
+from pydantic import SecretStr
+
+import crypto
+from app.main import create_app
+from app.migrate import upgrade
+from app.models import Base
+from app.settings import Settings
+from tests.e2e import conftest as e2e
+from tests.support.browser import launch_chromium
+from tests.support.databases import fresh_database
+
+with warnings.catch_warnings():
+    # Starlette's TestClient asks for `httpx2`; the project pins `httpx`.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+POW_SECRET = "mailbox-tests-pow-secret-0123456789abcdef"
+
+# The end-to-end fixtures, shared rather than copied.
+demo_org = e2e.demo_org
+database_kind = e2e.database_kind
+server = e2e.server
+chromium = e2e.chromium
+tools_env = e2e.tools_env
+
+
+@pytest.fixture(scope="session")
+def chromium_jitless(playwright_instance: Any) -> Iterator[Browser]:
+    """Tor Browser's "Safer" level: no JIT, so no WebAssembly."""
+    browser = launch_chromium(playwright_instance, jitless=True)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def demo_verifier(demo_org: Path) -> crypto.Identity:
+    """The demo organisation's verifier key (one Argon2id opening per session)."""
+    return crypto.read_key_file(demo_org / "keyring" / "verifier.key", e2e.DEMO_PASSPHRASE)
+
+
+@pytest.fixture(scope="session")
+def genesis(demo_org: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((demo_org / "manifest-1.json").read_text())
+    return doc
+
+
+@pytest.fixture(scope="session")
+def manifest(genesis: dict[str, Any]) -> crypto.Manifest:
+    return crypto.parse_manifest(genesis)
+
+
+def _settings(database_url: str, blob_dir: Path, demo_org: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "blob_dir": blob_dir,
+        "environment": "test",
+        "trust_root": (demo_org / "trust-root.json").read_text(),
+        "pow_difficulty": 8,
+        "mailbox_pow_difficulty": 4,
+        "pow_secret": SecretStr(POW_SECRET),
+        "min_free_bytes": 0,
+        "rate_limit_scale": 0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def migrated_databases(
+    tmp_path_factory: pytest.TempPathFactory, demo_org: Path, genesis: dict[str, Any]
+) -> Iterator[Callable[[str], str]]:
+    """One database of each kind per run, made by the real migrations and
+    holding the demo genesis manifest; tests empty it rather than remake it."""
+    made: dict[str, str] = {}
+    with ExitStack() as stack:
+
+        def get(kind: str) -> str:
+            if kind not in made:
+                work = tmp_path_factory.mktemp(f"db-{kind}")
+                url = stack.enter_context(fresh_database(kind, work))
+                settings = _settings(url, work / "blobs", demo_org)
+                upgrade(settings)
+                with TestClient(create_app(settings)) as client:
+                    accepted = client.post("/api/v1/manifests", json=genesis)
+                    assert accepted.status_code == 201, accepted.text
+                made[kind] = url
+            return made[kind]
+
+        yield get
+
+
+# Rows a test may leave behind; the schema and the manifest chain stay.
+_KEPT_TABLES = {"manifests", "alembic_version"}
+
+
+@pytest.fixture
+def database_url(database_kind: str, migrated_databases: Callable[[str], str]) -> str:
+    url = migrated_databases(database_kind)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                if table.name not in _KEPT_TABLES:
+                    conn.execute(table.delete())
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture
+def make_client(
+    database_url: str, tmp_path: Path, demo_org: Path
+) -> Iterator[Callable[..., TestClient]]:
+    """An in-process app on the migrated database, with `Settings` overrides."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        client = TestClient(
+            create_app(_settings(database_url, tmp_path / "blobs", demo_org, **overrides))
+        )
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
