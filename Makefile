@@ -93,13 +93,21 @@ lock: ## Re-pin every dependency after editing pyproject.toml
 	  echo '# Regenerate with `make lock` after changing pyproject.toml.'; \
 	  $(VAR)/lockenv/bin/pip freeze --exclude-editable | grep -v '^intake' | sort; } > requirements/lock.txt
 
+# The laptop's Python (x86-64 Linux); override for another, e.g.
+# make wheelhouse WHEEL_PYTHON=3.12 WHEEL_PLATFORM=manylinux2014_aarch64
+WHEEL_PYTHON ?= 3.11
+WHEEL_PLATFORM ?= manylinux2014_x86_64
+
 wheelhouse: $(VENV)/.deps ## Wheels and an install script for the air-gapped laptop (pip --no-index)
 	rm -rf wheelhouse && mkdir -p wheelhouse
 	$(PIP) wheel -q -w wheelhouse --no-deps .
-	$(PIP) download -q -d wheelhouse --only-binary=:all: $$(grep -iE '^(pynacl|click|rich|segno|cffi|pycparser|markdown-it-py|mdurl|pygments)==' requirements/lock.txt)
+	$(PIP) download -q -d wheelhouse --only-binary=:all: -c requirements/lock.txt \
+	  --platform $(WHEEL_PLATFORM) --python-version $(WHEEL_PYTHON) --implementation cp \
+	  wheelhouse/intake-*.whl
 	cp scripts/install-offline.sh wheelhouse/install.sh
+	cd wheelhouse && sha256sum *.whl install.sh > SHA256SUMS
 	tar czf wheelhouse.tar.gz wheelhouse
-	@echo "wheelhouse.tar.gz: copy it to the laptop, untar, run wheelhouse/install.sh"
+	@echo "wheelhouse.tar.gz: copy it to the laptop, untar, run: sh wheelhouse/install.sh"
 
 clean: ## Remove the environment and local data (var/, .venv, node_modules)
 	rm -rf $(VENV) node_modules $(VAR) app/static/vendor

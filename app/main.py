@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import openapi
 from app.courier.routes import router as courier_router
 from app.errors import IntakeError, RateLimited
 from app.mailbox.routes import router as mailbox_router
@@ -45,7 +46,7 @@ def error_body(code: str, message: str, detail: dict[str, Any] | None = None) ->
 async def _intake_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, IntakeError):  # pragma: no cover - registered for IntakeError only
         raise exc
-    headers = {}
+    headers: dict[str, str] = dict(getattr(exc, "headers", None) or {})
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.detail.get("retry_after", 1))
     return JSONResponse(error_body(exc.code, exc.text, exc.detail), exc.status, headers=headers)
@@ -109,6 +110,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     _include_pages(app, settings)
+
+    openapi.install(app)
 
     app.add_exception_handler(IntakeError, _intake_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -91,12 +91,15 @@ from crypto.padding import padded_size, padme
 from crypto.signatures import (
     parse_authorization,
     request_signing_bytes,
+    rewrap_signing_bytes,
     sign_receipt,
     sign_reply,
     sign_request,
+    sign_rewrap,
     verify_receipt,
     verify_reply,
     verify_request,
+    verify_rewrap,
 )
 
 PROTOCOL_VERSION = 2
@@ -169,16 +172,19 @@ __all__ = [
     "request_signing_bytes",
     "rewrap",
     "rewrap_prefix",
+    "rewrap_signing_bytes",
     "seal",
     "seal_bytes",
     "sign_receipt",
     "sign_reply",
     "sign_request",
+    "sign_rewrap",
     "verify_chain",
     "verify_genesis",
     "verify_receipt",
     "verify_reply",
     "verify_request",
+    "verify_rewrap",
     "verify_successor",
     "write_key_file",
 ]

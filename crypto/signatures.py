@@ -1,4 +1,4 @@
-"""Replies, receipts and courier requests: Ed25519 signatures with fixed labels.
+"""Replies, receipts, rewraps and courier requests: Ed25519 signatures with fixed labels.
 
 Each signature covers a distinct ASCII label, so a signature made for one
 purpose (a receipt) can never be replayed as another (a reply or a request).
@@ -16,6 +16,7 @@ from crypto.manifest import Manifest, VerifierEntry
 
 REPLY_LABEL = b"intake/v1/reply"
 RECEIPT_LABEL = b"intake/v2/receipt"
+REWRAP_LABEL = b"intake/v2/rewrap"
 REQUEST_LABEL = b"intake/v1/request\n"
 MAX_SKEW = 300
 _AUTH_RE = re.compile(
@@ -64,6 +65,44 @@ def verify_receipt(
         raise InvalidSignature("malformed")
     entry = manifest.verifier_by_sign_kid(kid)
     if entry is None or not _valid(RECEIPT_LABEL + payload_digest, sig, entry.ed25519):
+        raise InvalidSignature("bad-signature")
+    return entry
+
+
+def rewrap_signing_bytes(payload_digest: bytes, prefix: bytes) -> bytes:
+    """``"intake/v2/rewrap" || payload_digest || H(32, prefix)``: what a rewrap signature covers."""
+    if not isinstance(payload_digest, bytes) or len(payload_digest) != 32:
+        raise ValueError("payload digest is 32 bytes")
+    if not isinstance(prefix, bytes) or not prefix:
+        raise ValueError("prefix must be non-empty bytes")
+    return REWRAP_LABEL + payload_digest + blake2b(32, prefix)
+
+
+def sign_rewrap(identity: Identity, payload_digest: bytes, prefix: bytes) -> tuple[str, bytes]:
+    """(kid, sig): a verifier's consent that ``prefix`` replace the prefix of the
+    envelope whose payload digest is ``payload_digest``.
+
+    A courier key alone cannot rewrap: whoever steals one could otherwise swap
+    every held prefix for garbage and make the ciphertext unopenable.
+    """
+    _require_signer(identity)
+    return identity.sign_kid, identity.sign(rewrap_signing_bytes(payload_digest, prefix))
+
+
+def verify_rewrap(
+    payload_digest: bytes, prefix: bytes, kid: str, sig: bytes, manifest: Manifest
+) -> VerifierEntry:
+    """The (active or retired) verifier of ``manifest`` that signed this rewrap.
+
+    ``malformed`` for a digest that is not 32 bytes or an empty prefix;
+    ``bad-signature`` for anything else that does not verify.
+    """
+    try:
+        message = rewrap_signing_bytes(payload_digest, prefix)
+    except ValueError as exc:
+        raise InvalidSignature("malformed") from exc
+    entry = manifest.verifier_by_sign_kid(kid) if isinstance(kid, str) else None
+    if entry is None or not _valid(message, sig, entry.ed25519):
         raise InvalidSignature("bad-signature")
     return entry
 

@@ -3,9 +3,10 @@ Ciphertext leaves the server only through these."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query
+from fastapi import APIRouter, BackgroundTasks, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -25,20 +26,73 @@ def list_submissions(courier: CourierDep, session: SessionDep) -> dict[str, Any]
     return {"submissions": service.listing(session)}
 
 
-@router.get("/bundle", response_class=StreamingResponse)
+_BUNDLE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The whole bundle (PROTOCOL.md *Courier bundle*).",
+        "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {
+            "ETag": {
+                "description": "The bundle id; send it back in If-Range to resume.",
+                "schema": {"type": "string"},
+            },
+            "Accept-Ranges": {"schema": {"type": "string", "enum": ["bytes"]}},
+        },
+    },
+    206: {
+        "description": "The requested part of the bundle named by If-Range.",
+        "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {
+            "ETag": {"schema": {"type": "string"}},
+            "Content-Range": {"schema": {"type": "string"}},
+        },
+    },
+}
+
+
+@router.get("/bundle", response_class=StreamingResponse, responses=_BUNDLE_RESPONSES)
 def get_bundle(
     courier: CourierDep,
     session: SessionDep,
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=MAX_BUNDLE_LIMIT)] = 50,
+    range_: Annotated[
+        str | None,
+        Header(alias="Range", max_length=100, description="`bytes=N-` to resume at byte N."),
+    ] = None,
+    if_range: Annotated[
+        str | None,
+        Header(alias="If-Range", max_length=200, description="The ETag of the bundle to resume."),
+    ] = None,
 ) -> StreamingResponse:
-    # The plan (names, sizes) is read now; the bytes stream after this
-    # request's transaction has closed.
-    plan = service.plan_bundle(session, runtime, limit)
+    """A tar stream of the oldest complete submissions. Resumable: the same
+    request with `Range: bytes=N-` and `If-Range: <ETag>` sends the rest of
+    that same bundle, or the whole current one if it no longer exists."""
+    # The layout (names, sizes, prefixes) is read now; the bytes stream after
+    # this request's transaction has closed.
+    plan: bundle.Layout | None = None
+    span: tuple[int, int] | None = None
+    if range_ is not None and if_range is not None:
+        resumed = service.plan_bundle(session, runtime, limit, bundle.watermark_of(if_range))
+        if hmac.compare_digest(resumed.etag.encode(), if_range.strip().encode()):
+            plan, span = resumed, bundle.requested_range(range_, resumed.length)
+    if plan is None:
+        plan = service.plan_bundle(session, runtime, limit)
+        if range_ is not None and if_range is None:
+            span = bundle.requested_range(range_, plan.length)
+    first, last = span or (0, plan.length - 1)
+    headers = {
+        "ETag": plan.etag,
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(last - first + 1),
+        "Content-Disposition": 'attachment; filename="bundle.tar"',
+    }
+    if span is not None:
+        headers["Content-Range"] = f"bytes {first}-{last}/{plan.length}"
     return StreamingResponse(
-        bundle.stream(runtime.blobs, plan),
+        bundle.stream(runtime.blobs, plan, first, last),
+        status_code=206 if span is not None else 200,
         media_type="application/x-tar",
-        headers={"Content-Disposition": 'attachment; filename="bundle.tar"'},
+        headers=headers,
     )
 
 

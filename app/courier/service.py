@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import io
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 import crypto
 from app import clock
-from app.courier.bundle import BundlePlan, PlannedSubmission
+from app.courier import bundle
 from app.errors import (
     EnvelopeRejected,
     InvalidRequest,
@@ -26,10 +27,13 @@ from app.errors import (
 from app.manifests import service as manifests
 from app.models import Envelope, Receipt, Reply, Submission
 from app.runtime import Runtime
+from app.storage import BlobMissing
 from app.submissions import service as submissions
 
 _IN_BATCH = 500  # bound on IN (...) lists
 _MAILBOX = re.compile(r"\A[0-9a-f]{64}\Z")
+
+log = logging.getLogger("intake.courier")
 
 
 def _batches(values: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -82,33 +86,62 @@ def listing(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-def plan_bundle(session: Session, runtime: Runtime, limit: int) -> BundlePlan:
-    plan = BundlePlan(chain=manifests.chain_envelopes(session))
-    for submission in submissions.pending(session)[:limit]:
-        planned = PlannedSubmission(
-            meta={
-                "id": submission.id,
-                "kind": submission.kind,
-                "received": clock.rfc3339(submission.completed or submission.created),
-                "envelopes": [],
-            },
-            envelopes=[],
-        )
-        for envelope in submission.envelopes:
-            if envelope.digest is None:  # pragma: no cover - complete implies digests
+def _hours(submission: Submission) -> int:
+    when = submission.completed or submission.created
+    return int(when.timestamp()) // 3600
+
+
+def plan_bundle(
+    session: Session, runtime: Runtime, limit: int, watermark: bundle.Watermark | None = None
+) -> bundle.Layout:
+    """The bundle of the oldest `limit` complete submissions (only those the
+    `watermark` names, when resuming one), laid out but not read."""
+    chosen: list[bundle.PlannedSubmission] = []
+    marks: list[tuple[int, str]] = []
+    for submission in submissions.pending(session):
+        if len(chosen) >= limit:
+            break
+        hours = _hours(submission)
+        if watermark is not None:
+            held = watermark.holds(hours, submission.id)
+            if held is None:
+                break
+            if not held:
                 continue
-            # The stored size, not the declared one: a rewrap may have changed it.
-            size = runtime.blobs.size(envelope.digest)
-            planned.meta["envelopes"].append(
-                {
-                    "id": envelope.eid,
-                    "size": size,
-                    "digest": crypto.b64e(bytes.fromhex(envelope.digest)),
-                }
-            )
-            planned.envelopes.append((envelope.eid, envelope.digest, size))
-        plan.submissions.append(planned)
-    return plan
+        try:
+            planned = _plan_submission(runtime, submission)
+        except (BlobMissing, bundle.BundleChanged) as exc:
+            # A complete submission whose bytes are gone or damaged: leave it
+            # out (it cannot be opened anyway) and tell the operator.
+            log.error("submission left out of a bundle: %s", type(exc).__name__)
+            continue
+        chosen.append(planned)
+        marks.append((hours, submission.id))
+    return bundle.layout(manifests.chain_envelopes(session), chosen, bundle.Watermark.of(marks))
+
+
+def _plan_submission(runtime: Runtime, submission: Submission) -> bundle.PlannedSubmission:
+    meta: dict[str, Any] = {
+        "id": submission.id,
+        "kind": submission.kind,
+        "received": clock.rfc3339(submission.completed or submission.created),
+        "envelopes": [],
+    }
+    planned = bundle.PlannedSubmission(meta=meta, envelopes=[])
+    for envelope in submission.envelopes:
+        if envelope.digest is None:  # pragma: no cover - complete implies digests
+            continue
+        # The stored size, not the declared one: a rewrap may have changed it.
+        piece = bundle.blob_piece(runtime.blobs, envelope.digest)
+        meta["envelopes"].append(
+            {
+                "id": envelope.eid,
+                "size": piece.size,
+                "digest": crypto.b64e(bytes.fromhex(envelope.digest)),
+            }
+        )
+        planned.envelopes.append((envelope.eid, piece))
+    return planned
 
 
 # -- receipts -------------------------------------------------------------------
@@ -241,12 +274,14 @@ def store_replies(
 
 
 def apply_rewraps(runtime: Runtime, manifest: crypto.Manifest, data: dict[str, Any]) -> int:
-    """Replaces envelope prefixes after key rotation. The new prefix must be
-    well formed, keep the same stream header, chunk size and kind (so the
-    payload still decrypts), and be sealed to exactly the active verifiers of
-    a manifest the server holds. Runs its own short transactions: blob
-    rewrites happen with none open."""
-    del manifest  # the request was authorised against it; recipients are checked per header
+    """Replaces envelope prefixes after key rotation. Each entry must be signed
+    by a verifier of the current manifest (active or retired): the courier key
+    that carried the file is not enough, or a stolen courier key could replace
+    every prefix with garbage and make the ciphertext unopenable. The new
+    prefix must be well formed, keep the same stream header, chunk size and
+    kind (so the payload still decrypts), and be sealed to exactly the active
+    verifiers of a manifest the server holds. One bad entry refuses the whole
+    file. Runs its own short transactions: blob rewrites happen with none open."""
     settings = runtime.settings
     wanted: list[tuple[str, crypto.EnvelopeHeader]] = []
     for index, item in enumerate(_items(data, "intake/rewraps", "rewraps")):
@@ -255,6 +290,10 @@ def apply_rewraps(runtime: Runtime, manifest: crypto.Manifest, data: dict[str, A
             prefix = _b64(item.get("prefix"))
             if len(prefix) > 12 + settings.max_header_bytes + 32:
                 raise ValueError("prefix too large")
+            kid = item.get("kid")
+            if not isinstance(kid, str):
+                raise ValueError("kid")
+            crypto.verify_rewrap(digest, prefix, kid, _b64(item.get("sig")), manifest)
             header = crypto.parse_prefix(prefix)
         except (ValueError, crypto.IntakeCryptoError) as exc:
             raise RewrapRejected(index=index) from exc
@@ -268,10 +307,13 @@ def apply_rewraps(runtime: Runtime, manifest: crypto.Manifest, data: dict[str, A
     for index, (key, new) in enumerate(wanted):
         if key not in held:
             continue
-        with runtime.blobs.open(key) as src:
-            old = crypto.read_header(src)
+        try:
+            with runtime.blobs.open(key) as src:
+                old = crypto.read_header(src)
+        except BlobMissing:
+            continue  # receipted and deleted meanwhile: nothing to rewrap
         same_stream = hmac.compare_digest(old.stream_header, new.stream_header)
-        if not same_stream or old.chunk != new.chunk or old.kind != new.kind:
+        if not same_stream or old.chunk != new.chunk or old.kind != new.kind or old.v != new.v:
             raise RewrapRejected(index=index)
         try:
             uploads.check_header(new, old.kind)

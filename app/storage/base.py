@@ -98,6 +98,12 @@ class BlobStore(Protocol):
 
     def open(self, key: str) -> BinaryIO: ...
 
+    def read_head(self, key: str, length: int) -> bytes:
+        """The first `length` bytes of blob `key` (fewer if it is shorter),
+        without reading the rest: the courier bundle names each envelope's
+        prefix by its header MAC, for every envelope of every request."""
+        ...
+
     def replace_prefix(self, key: str, old_prefix_len: int, new_prefix: bytes) -> int:
         """Atomically replaces the first `old_prefix_len` bytes of blob `key`
         by `new_prefix`; returns the new size. Readers see old or new, whole."""

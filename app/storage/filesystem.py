@@ -153,6 +153,10 @@ class FilesystemBlobStore:
         except FileNotFoundError as exc:
             raise BlobMissing(key) from exc
 
+    def read_head(self, key: str, length: int) -> bytes:
+        with self.open(key) as src:
+            return src.read(max(0, length))
+
     def replace_prefix(self, key: str, old_prefix_len: int, new_prefix: bytes) -> int:
         target = self._blob_path(key)
         tmp = self._tmp / f"{key}.{secrets.token_hex(8)}"

@@ -201,7 +201,18 @@ class ToolGroup(click.Group):
             if exc.errno == errno.EPIPE:
                 raise
             where = f"{exc.filename}: " if exc.filename else ""
-            raise ToolFailure(self.prog, f"{where}{exc.strerror or exc}", None) from None
+            raise ToolFailure(
+                self.prog,
+                f"{where}{exc.strerror or exc}",
+                "check the path, its permissions and the free space on that disk",
+            ) from None
+        except click.Abort:
+            # Ctrl-C or Ctrl-D at a prompt: one form for every exit of the tool.
+            raise ToolFailure(
+                self.prog,
+                "no passphrase or answer given",
+                "type it at the prompt, or set INTAKE_PASSPHRASE for scripts",
+            ) from None
 
 
 # --------------------------------------------------------------------------

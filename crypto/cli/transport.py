@@ -66,30 +66,61 @@ def open_stream(
     """Send one request; the caller reads (and closes) the streamed answer."""
     origin, prefix = split_server(server)
     target = prefix + path
-    all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
-    if signer is not None:
-        all_headers["Authorization"] = crypto.sign_request(
-            signer, method, target, body or b"", int(time.time())
+    signed_at: int | None = None
+    retried = False
+    while True:
+        all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        if signer is not None:
+            signed_at = int(time.time())
+            all_headers["Authorization"] = crypto.sign_request(
+                signer, method, target, body or b"", signed_at
+            )
+        # split_server admitted only http and https, so no file: or custom scheme.
+        request = urllib.request.Request(  # noqa: S310
+            origin + target, data=body, method=method, headers=all_headers
         )
-    # split_server admitted only http and https, so no file: or custom scheme.
-    request = urllib.request.Request(  # noqa: S310
-        origin + target, data=body, method=method, headers=all_headers
-    )
-    try:
-        response = _OPENER.open(request, timeout=TIMEOUT)
-    except urllib.error.HTTPError as exc:
-        raise answer_error(exc.code, exc.read(MAX_ANSWER) if exc.fp else b"", server) from None
-    except urllib.error.URLError as exc:
-        raise ServerError(
-            f"cannot reach {visible(server, limit=100)}: {visible(str(exc.reason), limit=200)}",
-            "check the URL and the network connection",
-        ) from None
-    except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
-        raise ServerError(
-            f"the connection to {visible(server, limit=100)} failed: {type(exc).__name__}",
-            "try again; check the network connection",
-        ) from None
+        try:
+            response = _OPENER.open(request, timeout=TIMEOUT)
+            break
+        except urllib.error.HTTPError as exc:
+            answer = exc.read(MAX_ANSWER) if exc.fp else b""
+            if signed_at is not None and not retried and _replayed(exc.code, answer):
+                # Ed25519 is deterministic: the same request signed in the same
+                # second (a resume straight after a cut) is the same signature,
+                # which the server refuses as a replay. Sign again, once, a
+                # second later.
+                retried = True
+                _wait_past(signed_at)
+                continue
+            raise answer_error(exc.code, answer, server) from None
+        except urllib.error.URLError as exc:
+            raise ServerError(
+                f"cannot reach {visible(server, limit=100)}: {visible(str(exc.reason), limit=200)}",
+                "check the URL and the network connection",
+            ) from None
+        except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+            raise ServerError(
+                f"the connection to {visible(server, limit=100)} failed: {type(exc).__name__}",
+                "try again; check the network connection",
+            ) from None
     return response  # type: ignore[no-any-return]
+
+
+def _replayed(status: int, body: bytes) -> bool:
+    """The server's answer to a signature it has seen before."""
+    if status != 401:
+        return False
+    try:
+        doc = strict_json(body)
+    except HostileJSONError:
+        return False
+    error = doc.get("error") if isinstance(doc, dict) else None
+    return isinstance(error, dict) and error.get("code") == "replayed-request"
+
+
+def _wait_past(second: int) -> None:
+    while int(time.time()) <= second:
+        time.sleep(0.05)
 
 
 def request(

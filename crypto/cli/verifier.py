@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, cast
 
 import click
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
@@ -85,31 +86,65 @@ def keygen(out: Path, label: str, public_out: Path | None, qr_png: Path | None) 
 # decrypt
 
 
+ProgressOption = click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar on stderr (default: only when stderr is a terminal).",
+)
+
+
+def _progress(console: Console, description: str, forced: bool | None) -> Progress:
+    """The byte progress bar; `--progress` draws it even when stderr is not a
+    terminal (a log file, a test), `--no-progress` never."""
+    if forced is None:
+        return byte_progress(console, description)
+    bar_console = Console(stderr=True, highlight=False, soft_wrap=False, force_terminal=forced)
+    return byte_progress(bar_console, description)
+
+
+def _check_bundle_file(bundle: Path) -> None:
+    if not bundle.exists():
+        raise InputError(
+            f"bundle {bundle} does not exist", "name the file written by intake-courier pull"
+        )
+    if not bundle.is_file():
+        raise InputError(
+            f"bundle {bundle} is not a file", "name the file written by intake-courier pull"
+        )
+
+
+def _check_out_folder(out: Path) -> None:
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
+        raise InputError(
+            f"{out} exists and is not a folder", "give --out a new or existing folder for the cases"
+        )
+
+
 @cli.command()
 @click.argument("bundle", type=PathArg)
 @KeyringOption
 @click.option("--out", required=True, type=PathArg, help="Folder for the case folders.")
-def decrypt(bundle: Path, keyring_path: Path, out: Path) -> None:
+@ProgressOption
+def decrypt(bundle: Path, keyring_path: Path, out: Path, progress: bool | None) -> None:
     """Open every submission of BUNDLE into OUT/<case id>/."""
     load_trust_root(keyring_path)  # fail before asking for a passphrase
-    if not bundle.is_file():
-        raise InputError(
-            f"bundle {bundle} does not exist", "name the file written by intake-courier pull"
-        )
+    _check_bundle_file(bundle)
+    _check_out_folder(out)
     keyring = load_keyring(keyring_path)
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     console = stderr_console()
+    forced = progress
 
     def loud(message: str) -> None:
         console.print(Text("WARNING: ", style="bold red") + Text(message), soft_wrap=True)
 
     decryptor: Decryptor | None = None
     damaged: str | None = None
-    with bundle.open("rb") as raw, byte_progress(console, "decrypting") as progress:
-        task = progress.add_task("decrypting", total=bundle.stat().st_size)
-        reader = ProgressReader(
-            cast(BinaryIO, raw), lambda pos: progress.update(task, completed=pos)
-        )
+    truncated = False
+    size = bundle.stat().st_size
+    with bundle.open("rb") as raw, _progress(console, "decrypting", forced) as bar:
+        task = bar.add_task("decrypting", total=size)
+        reader = ProgressReader(cast(BinaryIO, raw), lambda pos: bar.update(task, completed=pos))
         try:
             for item in crypto.read_bundle(cast(BinaryIO, reader)):
                 if isinstance(item, crypto.ChainItem):
@@ -124,8 +159,16 @@ def decrypt(bundle: Path, keyring_path: Path, out: Path) -> None:
                     decryptor.add(item.meta, item.envelopes)
                 finally:
                     item.close()
+                bar.update(task, description=f"decrypting: {len(decryptor.outcomes)} case(s)")
         except crypto.InvalidEnvelope as exc:
-            damaged = describe_crypto_error(exc)[0]
+            # A reader that ran off the end of the file met a cut download,
+            # not a tampered one: say so, it changes what to do next.
+            truncated = _ends_early(exc, raw.tell() >= size)
+            damaged = (
+                "it ends early: the download was cut short"
+                if truncated
+                else describe_crypto_error(exc)[0]
+            )
         except (tarfile.TarError, EOFError):
             damaged = "not a complete tar stream"
         except BaseException:
@@ -134,10 +177,16 @@ def decrypt(bundle: Path, keyring_path: Path, out: Path) -> None:
             raise
         if decryptor is not None:
             decryptor.finish()
+    again = (
+        "the file is incomplete: copy it again, or finish the download with the same "
+        "intake-courier pull"
+        if truncated
+        else "pull the bundle again with intake-courier"
+    )
     if decryptor is None:
         raise ToolError(
             f"the bundle {bundle} is damaged or not a bundle ({damaged or 'no manifest chain'})",
-            "pull the bundle again with intake-courier; nothing was written",
+            f"{again}; nothing was written",
         )
     outcomes = decryptor.outcomes
     print_summary(console, outcomes)
@@ -146,7 +195,7 @@ def decrypt(bundle: Path, keyring_path: Path, out: Path) -> None:
         raise ToolError(
             f"the bundle is damaged ({damaged}) after {len(outcomes)} submission(s); "
             "the rest was not read",
-            "pull the bundle again; the complete cases listed above are kept",
+            f"{again}; the complete cases listed above are kept",
         )
     if failed:
         hint = "see the table above; a tampered or damaged envelope needs a fresh bundle"
@@ -164,6 +213,21 @@ def decrypt(bundle: Path, keyring_path: Path, out: Path) -> None:
         say("the bundle holds no submissions")
     else:
         say(f"{len(outcomes)} submission(s) opened into {out}")
+
+
+_END_OF_DATA = ("empty file", "truncated header", "unexpected end of data")
+
+
+def _ends_early(exc: crypto.InvalidEnvelope, at_end: bool) -> bool:
+    """Whether the bundle reader failed because the file stopped, not because
+    its content is wrong (the tar reader's own words, or a member cut short
+    at the end of the file)."""
+    cause = exc.__cause__
+    if isinstance(cause, EOFError):
+        return True
+    if isinstance(cause, tarfile.ReadError):
+        return str(cause) in _END_OF_DATA
+    return cause is None and at_end
 
 
 _STATUS_STYLE = {
@@ -376,6 +440,9 @@ def rewrap(bundle: Path, keyring_path: Path, chain_path: Path, out: Path) -> Non
     if not active:
         raise ToolError(f"manifest version {target.version} has no active verifier", None)
     keyring = load_keyring(keyring_path)
+    # The server applies a rewrap only if a verifier of its current manifest
+    # signed it: the manifest we rewrap to, once the admins have published it.
+    signer = choose_signer(keyring, target)
     entries: list[dict[str, str]] = []
     failures: list[str] = []
     unchanged = 0
@@ -394,7 +461,7 @@ def rewrap(bundle: Path, keyring_path: Path, chain_path: Path, out: Path) -> Non
                     for eid, src in item.envelopes:
                         where = f"{visible(sid, limit=32)}/{visible(eid, limit=32)}"
                         try:
-                            entry = _rewrap_one(cast(BinaryIO, src), keyring, target)
+                            entry = _rewrap_one(cast(BinaryIO, src), keyring, target, signer)
                         except crypto.IntakeCryptoError as exc:
                             failures.append(f"{where}: {describe_crypto_error(exc)[0]}")
                             continue
@@ -418,7 +485,7 @@ def rewrap(bundle: Path, keyring_path: Path, chain_path: Path, out: Path) -> Non
         write_file(out, dump_json({"type": "intake/rewraps", "rewraps": entries}))
         say(
             f"{len(entries)} envelope(s) rewrapped to manifest version {target.version}, "
-            f"written to {out}"
+            f"signed by {signer.label!r}, written to {out}"
         )
     if unchanged:
         say(f"{unchanged} envelope(s) already sealed to those verifiers; left out")
@@ -431,8 +498,10 @@ def rewrap(bundle: Path, keyring_path: Path, chain_path: Path, out: Path) -> Non
         say("nothing to rewrap; no file written")
 
 
-def _rewrap_one(src: BinaryIO, keyring: Keyring, target: crypto.Manifest) -> dict[str, str] | None:
-    """A rewraps entry sealing this envelope's key to `target`'s active verifiers.
+def _rewrap_one(
+    src: BinaryIO, keyring: Keyring, target: crypto.Manifest, signer: crypto.Identity
+) -> dict[str, str] | None:
+    """A signed rewraps entry sealing this envelope's key to `target`'s active verifiers.
 
     None if it is already sealed to exactly them under that manifest. Only the
     prefix changes; the payload (and so its digest) stays as it is.
@@ -452,7 +521,14 @@ def _rewrap_one(src: BinaryIO, keyring: Keyring, target: crypto.Manifest) -> dic
     )
     src.seek(0)
     digest = crypto.payload_digest(src)
-    return {"digest": crypto.b64e(digest), "prefix": crypto.b64e(prefix)}
+    kid, sig = crypto.sign_rewrap(signer, digest, prefix)
+    crypto.verify_rewrap(digest, prefix, kid, sig, target)  # self-check: the server does the same
+    return {
+        "digest": crypto.b64e(digest),
+        "prefix": crypto.b64e(prefix),
+        "kid": kid,
+        "sig": crypto.b64e(sig),
+    }
 
 
 # --------------------------------------------------------------------------

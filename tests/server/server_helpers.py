@@ -156,15 +156,29 @@ def pow_proof(client: Any) -> dict[str, str]:
 
 
 _STEP = itertools.count()
+_SIGNED: set[tuple[str, str, str, bytes, int]] = set()
 
 
 def signed(
     identity: crypto.Identity, method: str, target: str, body: bytes = b"", ts: int | None = None
 ) -> dict[str, str]:
     """An Authorization header. Ed25519 is deterministic, so two identical
-    requests in one second would carry one signature (a replay): by default
-    each call steps its timestamp back a little, as a slower courier would."""
-    stamp = int(time.time()) - next(_STEP) % 240 if ts is None else ts
+    requests with one timestamp would carry one signature (a replay): by
+    default each call steps its timestamp back a little, as a slower courier
+    would, and never reuses one for the same request (the clock moving on by
+    a second must not bring back a timestamp already stepped to)."""
+    if ts is None:
+        now, digest = int(time.time()), crypto.blake2b(32, body)
+        for _ in range(240):
+            stamp = now - next(_STEP) % 240
+            seen = (identity.sign_kid, method, target, digest, stamp)
+            if seen not in _SIGNED:
+                _SIGNED.add(seen)
+                break
+        else:
+            raise RuntimeError("more than 240 identical signed requests in one second")
+    else:
+        stamp = ts
     return {"Authorization": crypto.sign_request(identity, method, target, body, stamp)}
 
 

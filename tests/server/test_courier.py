@@ -67,7 +67,8 @@ def test_request_signed_outside_the_time_window_is_refused(
     client: TestClient, world: World
 ) -> None:
     now = int(time.time())
-    for ts in (now - 301, now + 301):
+    # +302: the server reads its clock a moment later than `now` (up to a second).
+    for ts in (now - 301, now + 302):
         response = client.get(LIST, headers=signed(world.courier, "GET", LIST, ts=ts))
         assert response.status_code == 401
     assert (
@@ -253,9 +254,11 @@ def test_rewrap_replaces_the_prefix_and_keeps_the_payload(
         io.BytesIO(envelope), keyring, new_keys, manifest=crypto.parse_manifest(rotated).ref
     )
     digest = crypto.payload_digest(io.BytesIO(envelope))
+    kid, sig = crypto.sign_rewrap(world.verifiers[0], digest, prefix)
+    entry = {"digest": crypto.b64e(digest), "prefix": crypto.b64e(prefix)}
     document = {
         "type": "intake/rewraps",
-        "rewraps": [{"digest": crypto.b64e(digest), "prefix": crypto.b64e(prefix)}],
+        "rewraps": [{**entry, "kid": kid, "sig": crypto.b64e(sig)}],
     }
     assert courier_post(client, world, "/api/v1/courier/rewraps", document).json() == {
         "accepted": 1
@@ -271,7 +274,14 @@ def test_rewrap_replaces_the_prefix_and_keeps_the_payload(
     # A prefix for another stream is refused, and nothing changes.
     other = seal(rotated, b"other", kind="attachment")
     header_len = int.from_bytes(other[8:12], "big")
-    bad = {"digest": crypto.b64e(digest), "prefix": crypto.b64e(other[: 12 + header_len + 32])}
+    other_prefix = other[: 12 + header_len + 32]
+    kid, sig = crypto.sign_rewrap(world.verifiers[0], digest, other_prefix)
+    bad = {
+        "digest": crypto.b64e(digest),
+        "prefix": crypto.b64e(other_prefix),
+        "kid": kid,
+        "sig": crypto.b64e(sig),
+    }
     response = courier_post(
         client, world, "/api/v1/courier/rewraps", {"type": "intake/rewraps", "rewraps": [bad]}
     )

@@ -45,15 +45,20 @@ from crypto import (
     open_reply,
     padded_size,
     parse_manifest,
+    payload_digest,
     read_header,
     request_signing_bytes,
     rewrap,
+    rewrap_prefix,
+    rewrap_signing_bytes,
     seal_bytes,
     sign_reply,
     sign_request,
+    sign_rewrap,
     verify_chain,
     verify_reply,
     verify_request,
+    verify_rewrap,
 )
 from crypto.dsse import MANIFEST_TYPE
 from crypto.envelope import _seal_plaintext
@@ -67,6 +72,7 @@ FILES = (
     "replies.json",
     "padding.json",
     "requests.json",
+    "rewraps.json",
 )
 
 
@@ -1040,6 +1046,104 @@ def requests_doc() -> dict[str, Any]:
     return {"trust_root": ROOT.to_json(), "chain": BASE_CHAIN, "vectors": vecs}
 
 
+# -- rewraps.json -----------------------------------------------------------------------
+
+
+def rewraps_doc() -> dict[str, Any]:
+    """Rewrap signatures: a verifier of the latest manifest (active or retired)
+    consents to a new prefix for one payload; nobody else can."""
+    latest = parse_manifest(SECOND)
+    envelope = seal_bytes(
+        _content("rewrap", 300),
+        kind="attachment",
+        manifest=GENESIS_REF,
+        recipients=[V1.x25519_public, V2.x25519_public],  # type: ignore[list-item]
+        chunk=4096,
+        rng=DetRng("rewrap/envelope"),
+    )
+    digest = payload_digest(io.BytesIO(envelope))
+    prefix = rewrap_prefix(
+        io.BytesIO(envelope),
+        Keyring([V2]),
+        [v.x25519 for v in latest.active_verifiers()],
+        DetRng("rewrap/prefix"),
+        manifest=SECOND_REF,
+    )
+    other = seal_bytes(
+        _content("rewrap-other", 300),
+        kind="attachment",
+        manifest=SECOND_REF,
+        recipients=[v.x25519 for v in latest.active_verifiers()],
+        chunk=4096,
+        rng=DetRng("rewrap/other"),
+    )
+    other_digest = payload_digest(io.BytesIO(other))
+    vecs: list[dict[str, Any]] = []
+
+    def vector(
+        name: str, digest_: bytes, prefix_: bytes, kid: str, sig: bytes, expect: str
+    ) -> None:
+        try:
+            verify_rewrap(digest_, prefix_, kid, sig, latest)
+            got = "ok"
+        except IntakeCryptoError as exc:
+            got = exc.reason
+        if got != expect:
+            raise AssertionError(f"{name}: got {got}, want {expect}")
+        try:
+            signing: str | None = b64e(rewrap_signing_bytes(digest_, prefix_))
+        except ValueError:
+            signing = None
+        vecs.append(
+            {
+                "name": name,
+                "digest": b64e(digest_),
+                "prefix": b64e(prefix_),
+                "kid": kid,
+                "sig": b64e(sig),
+                "signing_bytes": signing,
+                "expect": expect,
+            }
+        )
+
+    vector("ok-active-verifier", digest, prefix, *sign_rewrap(V1, digest, prefix), "ok")
+    vector("ok-retired-verifier", digest, prefix, *sign_rewrap(V2, digest, prefix), "ok")
+    for name, signer in (
+        ("bad-signature-courier-key", C1),
+        ("bad-signature-admin-key", A1),
+        ("bad-signature-signer-not-in-manifest", OUT),
+    ):
+        vector(name, digest, prefix, *sign_rewrap(signer, digest, prefix), "bad-signature")
+    kid1, sig1 = sign_rewrap(V1, digest, prefix)
+    vector(
+        "bad-signature-prefix-changed-after-signing",
+        digest,
+        _flip(prefix, len(prefix) - 40),
+        kid1,
+        sig1,
+        "bad-signature",
+    )
+    vector("bad-signature-another-payload", other_digest, prefix, kid1, sig1, "bad-signature")
+    vector(
+        "bad-signature-kid-names-another-verifier",
+        digest,
+        prefix,
+        V3.sign_kid,
+        sig1,
+        "bad-signature",
+    )
+    vector("bad-signature-truncated-signature", digest, prefix, kid1, sig1[:63], "bad-signature")
+    vector("malformed-short-digest", digest[:31], prefix, kid1, sig1, "malformed")
+    vector("malformed-empty-prefix", digest, b"", kid1, sig1, "malformed")
+    return {
+        "trust_root": ROOT.to_json(),
+        "chain": BASE_CHAIN,
+        "now": format_time(NOW),
+        "envelope": b64e(envelope),
+        "vectors": vecs,
+    }
+
+
 def auth_ts(auth: str) -> str | None:
     """The ts field of a well-formed header (None when the header is malformed)."""
     from crypto import InvalidSignature, parse_authorization
@@ -1060,6 +1164,7 @@ def build_all() -> dict[str, bytes]:
         "replies.json": _dump(replies_doc()),
         "padding.json": _dump(padding_doc()),
         "requests.json": _dump(requests_doc()),
+        "rewraps.json": _dump(rewraps_doc()),
     }
 
 
