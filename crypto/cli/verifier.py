@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import tarfile
 from collections import Counter
 from pathlib import Path
@@ -56,6 +57,8 @@ from .manifests import print_manifest
 PROG = "intake-verifier"
 MAX_MESSAGE = 64 * 1024
 REPLY_STATUSES = ("received", "needs-info", "verified", "declined")
+# A short BCP 47 tag (ru, en, kk, uz-Cyrl): what the page puts in `lang`.
+LANG_TAG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,2}")
 
 PathArg = click.Path(path_type=Path)
 KeyringOption = click.option(
@@ -330,6 +333,10 @@ def receipts(keyring_path: Path, cases_dir: Path, out: Path) -> None:
 @click.option("--message-file", type=PathArg, help="Read the message from this UTF-8 file.")
 @click.option("--out", required=True, type=PathArg, help="The replies file to write.")
 @click.option("--append", is_flag=True, help="Add to an existing replies file.")
+@click.option(
+    "--lang",
+    help="Language of the message, e.g. ru or en (default: the language the applicant wrote in).",
+)
 def reply(
     case_dir: Path,
     keyring_path: Path,
@@ -338,12 +345,17 @@ def reply(
     message_file: Path | None,
     out: Path,
     append: bool,
+    lang: str | None,
 ) -> None:
     """Seal a signed reply to the applicant of CASE_DIR."""
     text = _message_text(message, message_file)
     doc = casefiles.read_case(case_dir)
     if doc is None:
         raise InputError(f"{case_dir} holds no case.json", "name a case folder written by decrypt")
+    if lang is None and isinstance(doc.get("lang"), str) and LANG_TAG.fullmatch(doc["lang"]):
+        lang = doc["lang"]
+    if lang is not None and not LANG_TAG.fullmatch(lang):
+        raise InputError(f"{lang!r} is not a language tag", "use a short tag such as ru or en")
     reply_info = doc.get("reply")
     try:
         reply_key = crypto.b64d(reply_info["x25519"]) if isinstance(reply_info, dict) else b""
@@ -363,10 +375,10 @@ def reply(
     keyring = load_keyring(keyring_path)
     opened_by = doc.get("opened_by")
     signer = choose_signer(keyring, manifest, opened_by if isinstance(opened_by, str) else None)
-    content = json.dumps(
-        {"status": status, "message": text, "sent": crypto.format_time(now_utc())},
-        ensure_ascii=False,
-    ).encode()
+    fields = {"status": status, "message": text, "sent": crypto.format_time(now_utc())}
+    if lang is not None:
+        fields["lang"] = lang  # the applicant's page marks the message with it
+    content = json.dumps(fields, ensure_ascii=False).encode()
     envelope = crypto.seal_bytes(
         content, kind="reply", manifest=manifest.ref, recipients=[reply_key]
     )

@@ -187,3 +187,41 @@ def test_verify_chain_shows_the_chain_and_refuses_a_forged_link(
     assert "newest version 2" in shown.stderr and "boris" in shown.stderr
     lines = assert_clean_failure(refused)
     assert "too few distinct valid admin signatures" in lines[0]
+
+
+def test_reply_carries_the_applicants_language_unless_the_verifier_names_another(
+    org: Org, keyring: Path, tmp_path: Path
+) -> None:
+    mailbox = crypto.derive_mailbox(CODENAME, org.genesis_payload)
+    _cases, case = decrypted_case(org, keyring, tmp_path, mailbox=mailbox)
+
+    def reply_lang(*extra: object) -> object:
+        out = tmp_path / f"replies-{len(extra)}.json"
+        args = ["reply", case, "--keyring", keyring, "--status", "received"]
+        result = run("verifier", [*args, "--message", "ok", "--out", out, *extra])
+        assert result.exit_code == 0, result.output
+        envelope = crypto.b64d(json.loads(out.read_text())["replies"][0]["envelope"])
+        content = crypto.open_reply(envelope, mailbox.reply_secret, mailbox.reply_public)
+        return json.loads(content).get("lang")
+
+    assert reply_lang() == "ru"  # the applicant wrote in Russian
+    assert reply_lang("--lang", "en") == "en"
+    assert_clean_failure(
+        run(
+            "verifier",
+            [
+                "reply",
+                case,
+                "--keyring",
+                keyring,
+                "--status",
+                "received",
+                "--message",
+                "x",
+                "--out",
+                tmp_path / "bad.json",
+                "--lang",
+                "<script>",
+            ],
+        )
+    )
