@@ -13,11 +13,7 @@ import io
 import json
 import secrets
 import shutil
-import subprocess
-import time
-import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,9 +26,17 @@ from app.manifests import service as manifests
 from app.migrate import upgrade
 from app.runtime import build_runtime
 from app.settings import Settings
-from tests.support.live_server import BIN, free_port, run_cli, server_env
+from tests.support.demo import DEMO_PASSPHRASE  # noqa: F401 -- re-exported for the deploy tests
+from tests.support.live_server import (  # noqa: F401 -- re-exported for the deploy tests
+    BIN,
+    free_port,
+    run_cli,
+    serve,
+    server_env,
+    stop,
+    wait_for,
+)
 
-DEMO_PASSPHRASE = "demo-only-not-secret"
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 
@@ -179,51 +183,6 @@ class Uploader:
         final = self._client(step).post(f"/api/v1/submissions/{sid}/finalise")
         assert final.status_code == 200, final.text
         return sid
-
-
-@contextmanager
-def serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """`intake serve` as a real process on a free loopback port (the database
-    already migrated and holding its manifest); yields its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [str(BIN / "intake"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(url + "/api/v1/manifests", proc, log_path)
-        yield url
-    finally:
-        stop(proc)
-
-
-def wait_for(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 -- loopback test URL
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(
-                f"{url} did not answer; log:\n{log_path.read_text(errors='replace')}"
-            )
-        time.sleep(0.1)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def prepare_database(org: Org, database_url: str, blob_dir: Path, **extra: str) -> dict[str, str]:

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser
 from pydantic import SecretStr
 
 import crypto
@@ -25,9 +24,8 @@ from app.main import create_app
 from app.migrate import upgrade
 from app.models import Base
 from app.settings import Settings
-from tests.e2e import conftest as e2e
-from tests.support.browser import launch_chromium
 from tests.support.databases import fresh_database
+from tests.support.demo import DEMO_PASSPHRASE
 
 with warnings.catch_warnings():
     # Starlette's TestClient asks for `httpx2`; the project pins `httpx`.
@@ -36,26 +34,11 @@ with warnings.catch_warnings():
 
 POW_SECRET = "mailbox-tests-pow-secret-0123456789abcdef"
 
-# The end-to-end fixtures, shared rather than copied.
-demo_org = e2e.demo_org
-database_kind = e2e.database_kind
-server = e2e.server
-chromium = e2e.chromium
-tools_env = e2e.tools_env
-
-
-@pytest.fixture(scope="session")
-def chromium_jitless(playwright_instance: Any) -> Iterator[Browser]:
-    """Tor Browser's "Safer" level: no JIT, so no WebAssembly."""
-    browser = launch_chromium(playwright_instance, jitless=True)
-    yield browser
-    browser.close()
-
 
 @pytest.fixture(scope="session")
 def demo_verifier(demo_org: Path) -> crypto.Identity:
     """The demo organisation's verifier key (one Argon2id opening per session)."""
-    return crypto.read_key_file(demo_org / "keyring" / "verifier.key", e2e.DEMO_PASSPHRASE)
+    return crypto.read_key_file(demo_org / "keyring" / "verifier.key", DEMO_PASSPHRASE)
 
 
 @pytest.fixture(scope="session")

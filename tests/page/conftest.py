@@ -1,7 +1,7 @@
 """Fixtures for the applicant-page tests: one real server (SQLite), real Chromium.
 
 The demo organisation, the Chromium browser and the offline tools'
-environment are the end-to-end fixtures of tests/e2e, shared rather than
+environment are the shared fixtures of tests/conftest.py, rather than
 copied. One server serves every page test in the session (each test finds its
 own submission by a canary), which keeps the whole folder fast.
 """
@@ -13,15 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser
 
-from tests.e2e import conftest as e2e
-from tests.support.browser import launch_chromium
 from tests.support.live_server import LiveServer, live_server
-
-demo_org = e2e.demo_org
-chromium = e2e.chromium
-tools_env = e2e.tools_env
 
 
 def start_server(demo_org: Path, folder: Path, **extra: str) -> Any:
@@ -50,11 +43,3 @@ def strict_server(demo_org: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     folder = tmp_path_factory.mktemp("strict-server")
     with start_server(demo_org, folder, INTAKE_MAX_ENVELOPE_BYTES="12000") as live:
         yield live
-
-
-@pytest.fixture(scope="session")
-def chromium_jitless(playwright_instance: Any) -> Iterator[Browser]:
-    """Tor Browser's "Safer" level: no JIT, so no WebAssembly."""
-    browser = launch_chromium(playwright_instance, jitless=True)
-    yield browser
-    browser.close()

@@ -66,19 +66,36 @@ def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     return result
 
 
+def wait_for(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> None:
+    """Poll `url` until it answers 200; fail with the server's log if it dies or never answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 -- loopback test URL
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(
+                f"{url} did not answer; log:\n{log_path.read_text(errors='replace')}"
+            )
+        time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextmanager
-def live_server(
-    *,
-    database_url: str,
-    blob_dir: Path,
-    log_path: Path,
-    trust_root: str,
-    genesis: Path,
-    **extra_env: str,
-) -> Iterator[LiveServer]:
-    env = server_env(database_url, blob_dir, trust_root, **extra_env)
-    run_cli(["intake", "migrate"], env)
-    run_cli(["intake", "manifests", "import", str(genesis)], env)
+def serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """`intake serve` as a real process on a free loopback port (the database
+    already migrated and holding its manifest); yields its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
@@ -89,24 +106,25 @@ def live_server(
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/v1/manifests", timeout=2) as resp:  # noqa: S310 -- loopback test URL
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"server did not start; log:\n{log_path.read_text(errors='replace')}"
-                )
-            time.sleep(0.2)
-        yield LiveServer(url, database_url, blob_dir, log_path, env)
+        wait_for(url + "/api/v1/manifests", proc, log_path)
+        yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+@contextmanager
+def live_server(
+    *,
+    database_url: str,
+    blob_dir: Path,
+    log_path: Path,
+    trust_root: str,
+    genesis: Path,
+    **extra_env: str,
+) -> Iterator[LiveServer]:
+    """A migrated database holding the genesis manifest, served by a real process."""
+    env = server_env(database_url, blob_dir, trust_root, **extra_env)
+    run_cli(["intake", "migrate"], env)
+    run_cli(["intake", "manifests", "import", str(genesis)], env)
+    with serve(env, log_path) as url:
+        yield LiveServer(url, database_url, blob_dir, log_path, env)
