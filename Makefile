@@ -36,7 +36,7 @@ deps: $(VENV)/.deps ## Create .venv with the server and the offline tools
 
 test-deps: $(VENV)/.test-deps chromium vendor deploy-tools ## Install everything the tests need (Python, Chromium, vendored JS, caddy/tor/systemd)
 
-deploy-tools: ## Install caddy, tor and systemd-analyze for tests/deploy (Debian packages)
+deploy-tools: ## Install caddy, tor, systemd-analyze and strace for the tests (Debian packages)
 	@sh deploy/install-test-tools.sh
 
 chromium: ## Install Debian's Chromium if it is missing (tests drive it through Playwright)
@@ -85,6 +85,9 @@ test: test-deps lint audit migrations-check ## Every check and every test, SQLit
 
 bench: test-deps ## Benchmarks; writes docs/PERFORMANCE.md
 	$(PY) -m bench
+
+resilience: test-deps ## Full resilience suite: 200 killed uploads, disk full, 200 clients for 60 s
+	INTAKE_RESILIENCE_FULL=1 $(PY) -m pytest tests/resilience
 
 lock: ## Re-pin every dependency after editing pyproject.toml
 	rm -rf $(VAR)/lockenv && $(PYTHON_SYSTEM) -m venv $(VAR)/lockenv

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import openapi
+from app import maintenance, openapi
 from app.courier.routes import router as courier_router
 from app.errors import IntakeError, RateLimited
 from app.mailbox.routes import router as mailbox_router
@@ -37,6 +40,8 @@ _HTTP_CODES = {
     413: "too-large",
     415: "unsupported-media-type",
 }
+
+log = logging.getLogger("intake")
 
 
 def error_body(code: str, message: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -85,6 +90,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A process killed between marking an envelope complete and moving
+        # its bytes left them in partial/: finish that before serving.
+        try:
+            await run_in_threadpool(maintenance.finish_interrupted_moves, runtime)
+        except SQLAlchemyError:
+            # No schema yet: every request will say so; `intake purge` repairs later.
+            log.error("start-up repair skipped: the database is not ready (intake migrate)")
         yield
         runtime.close()
 

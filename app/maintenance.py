@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,6 @@ from app.migrate import alembic_config
 from app.models import Envelope, Receipt, Reply, SeenSignature, SpentChallenge, Submission
 from app.runtime import Runtime
 from app.storage import BlobMissing, guarded_path
-from app.storage.base import UPLOAD_ID
 
 
 @dataclass
@@ -81,34 +81,60 @@ def purge(runtime: Runtime, now: datetime | None = None) -> PurgeReport:
 
     # Blob work runs with no transaction open (see app.submissions.service).
     blobs = runtime.blobs
-    for upload in list(blobs.list_partials()):
-        if not UPLOAD_ID.match(upload):  # pragma: no cover - stores list only valid names
-            continue
-        sid, eid = upload.split(".")
-        if (sid, eid) not in rows:
-            blobs.discard_partial(upload)
-            report.partials += 1
-            continue
-        digest = rows[(sid, eid)]
-        if digest is None:
-            continue  # an upload in progress
-        if blobs.exists(digest):
-            blobs.discard_partial(upload)
-            report.partials += 1
-        else:
-            # The row was marked complete but the process stopped before the
-            # bytes moved: finish the move.
-            try:
-                blobs.commit_partial(upload, digest)
-                report.repaired += 1
-            except BlobMissing:  # pragma: no cover - raced with the upload itself
-                pass
+    report.repaired = finish_interrupted_moves(runtime, rows)
+    report.partials = _discard_settled_partials(runtime, rows)
     orphans = [key for key in blobs.list_blobs() if key not in held]
     report.blobs = delete_orphans(runtime, orphans)
     clean_tmp = getattr(blobs, "clean_tmp", None)
     if clean_tmp is not None:
         report.temporaries = int(clean_tmp())
     return report
+
+
+def finish_interrupted_moves(
+    runtime: Runtime, rows: dict[tuple[str, str], str | None] | None = None
+) -> int:
+    """Moves into the blob store every envelope its row already names complete
+    but whose bytes a killed process left in `partial/`. Run at start-up, so an
+    acknowledged submission is pullable without waiting for `intake purge`.
+    `rows` maps (submission, envelope) to digest; read from the database when
+    not given."""
+    if rows is None:
+        with runtime.session_factory() as session:
+            rows = {
+                (sid, eid): digest
+                for sid, eid, digest in session.execute(
+                    select(Envelope.submission_id, Envelope.eid, Envelope.digest).where(
+                        Envelope.digest.is_not(None)
+                    )
+                )
+            }
+    repaired = 0
+    blobs = runtime.blobs
+    for upload in list(blobs.list_partials()):
+        digest = rows.get(_upload_key(upload))
+        if digest is not None and not blobs.exists(digest):
+            with contextlib.suppress(BlobMissing):  # raced with the upload itself
+                blobs.commit_partial(upload, digest)
+                repaired += 1
+    return repaired
+
+
+def _discard_settled_partials(runtime: Runtime, rows: dict[tuple[str, str], str | None]) -> int:
+    """Drops partials no row names, and those of envelopes already stored;
+    uploads in progress keep theirs."""
+    discarded = 0
+    for upload in list(runtime.blobs.list_partials()):
+        key = _upload_key(upload)
+        if key not in rows or rows[key] is not None:
+            runtime.blobs.discard_partial(upload)
+            discarded += 1
+    return discarded
+
+
+def _upload_key(upload: str) -> tuple[str, str]:
+    sid, _, eid = upload.partition(".")
+    return sid, eid
 
 
 def database_revision(runtime: Runtime) -> tuple[str | None, str | None]:

@@ -1,14 +1,16 @@
 #!/bin/sh
 # Installs the tools the deployment tests validate our configs with:
 # caddy (`caddy validate`), tor (`tor --verify-config`) and systemd
-# (`systemd-analyze verify`), from Debian's packages. Idempotent and quiet:
-# does nothing when all three are present. Needs root (or sudo) to install.
+# (`systemd-analyze verify`), and strace, with which tests/resilience kills
+# the server at an exact system call; from Debian's packages. Idempotent and
+# quiet: does nothing when all four are present. Needs root (or sudo) to install.
 set -eu
 
 missing=""
 command -v caddy >/dev/null 2>&1 || missing="$missing caddy"
 command -v tor >/dev/null 2>&1 || missing="$missing tor"
 command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+command -v strace >/dev/null 2>&1 || missing="$missing strace"
 
 [ -z "$missing" ] && exit 0
 

@@ -76,7 +76,7 @@ async def put_envelope(
 
 
 @router.post("/{sid}/finalise")
-def finalise(sid: Sid, session: SessionDep) -> Finalised:
-    submission = service.finalise(session, sid)
+async def finalise(sid: Sid, runtime: RuntimeDep) -> Finalised:
+    submission = await run_in_threadpool(service.finalise_received, runtime, sid)
     received = submission.completed or clock.hour()
     return Finalised(status="complete", received=clock.rfc3339(received))

@@ -116,6 +116,15 @@ def finalise(session: Session, sid: str) -> Submission:
     return submission
 
 
+def finalise_received(runtime: Runtime, sid: str) -> Submission:
+    """Finalises, first validating any envelope whose every byte is held but
+    whose request never ended (a dropped connection, a killed server): the
+    page reads "offset == size", has nothing left to send, and finalises."""
+    Uploads(runtime).complete_received(sid)
+    with runtime.session_factory() as session, session.begin():
+        return finalise(session, sid)
+
+
 @dataclass(frozen=True)
 class _Target:
     sid: str
@@ -164,6 +173,22 @@ class Uploads:
         if target.complete:
             return target.size, target.size
         return self.blobs.partial_size(target.upload_id), target.size
+
+    def complete_received(self, sid: str) -> None:
+        """Validates and stores every envelope of `sid` fully held in its
+        partial but not yet completed. Runs with no transaction open."""
+        with self.runtime.session_factory() as session:
+            submission = session.get(Submission, sid)
+            if submission is None or submission.state == "complete":
+                return
+            targets = [
+                _Target(sid, envelope.eid, submission.kind, envelope.size, complete=False)
+                for envelope in submission.envelopes
+                if envelope.digest is None
+            ]
+        for target in targets:
+            if self.blobs.partial_size(target.upload_id) == target.size:
+                self._complete(target)
 
     async def upload(
         self, sid: str, eid: str, offset: int, body: AsyncIterator[bytes], length: int | None
