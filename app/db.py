@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,17 +18,25 @@ from app.settings import Settings
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option marking a connection that only reads (see `_begin`).
 READ_ONLY = "intake_read_only"
+T = TypeVar("T")
+# As many connections as the worker threads that use them (anyio's default
+# 40), so a burst queues on threads, not on the pool; a request still waiting
+# after `pool_timeout` is answered 503 (app.main), not left hanging.
+_POOL: dict[str, Any] = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 10}
 
 
 def make_engine(settings: Settings) -> Engine:
     """The engine for `settings.database_url`, with SQLite made safe to share."""
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, **_POOL)
 
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False})
+    in_file = bool(url.database) and url.database != ":memory:"
+    if in_file:
+        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+    # An in-memory database lives in one connection: no pool to size.
+    pool = _POOL if in_file else {}
+    engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -63,6 +73,33 @@ def _session(request: Request) -> Iterator[Session]:
     factory: sessionmaker[Session] = request.app.state.runtime.session_factory
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session that only reads: with SQLite a deferred transaction, which
+    never waits for (or holds) the write lock."""
+    with (
+        engine.connect().execution_options(**{READ_ONLY: True}) as connection,
+        Session(connection) as session,
+    ):
+        yield session
+
+
+async def reading(engine: Engine, work: Callable[[Session], T]) -> T:
+    """Runs `work` with a read-only session inside one worker-thread call.
+
+    A connection is then held only while a thread runs. A session held by a
+    dependency across awaits is not: under a burst, requests holding
+    connections wait for threads while every thread waits for a connection
+    (a deadlock until the pool's timeout). Public, high-traffic routes use
+    this, or a transaction opened and committed inside one thread call."""
+
+    def run() -> T:
+        with read_session(engine) as session:
+            return work(session)
+
+    return await run_in_threadpool(run)
 
 
 def rowcount(result: Result[Any]) -> int:

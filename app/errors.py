@@ -86,6 +86,17 @@ class TrustRootMissing(IntakeError):
     )
 
 
+class ServerBusy(IntakeError):
+    """Every database connection is in use, or SQLite's write lock stayed
+    taken past its wait: an overload, answered like one (503, Retry-After)
+    rather than as a failure."""
+
+    status = 503
+    code = "server-busy"
+    message = "The server is busy. Nothing was lost; try again in a moment."
+    headers: ClassVar[dict[str, str]] = {"Retry-After": "2"}
+
+
 class NoManifest(IntakeError):
     status = 503
     code = "no-manifest"

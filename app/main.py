@@ -17,12 +17,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import maintenance, openapi
 from app.courier.routes import router as courier_router
-from app.errors import IntakeError, RateLimited
+from app.errors import IntakeError, RateLimited, ServerBusy
 from app.mailbox.routes import router as mailbox_router
 from app.manifests.routes import router as manifests_router
 from app.pow.routes import router as pow_router
@@ -55,6 +56,15 @@ async def _intake_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.detail.get("retry_after", 1))
     return JSONResponse(error_body(exc.code, exc.text, exc.detail), exc.status, headers=headers)
+
+
+async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+    """Pool exhausted, or SQLite still locked after its busy timeout: 503."""
+    locked = isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+    if not (locked or isinstance(exc, PoolTimeout)):
+        raise exc
+    log.warning("answered 503: the database is busy (%s)", type(exc).__name__)
+    return await _intake_error(request, ServerBusy())
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -126,6 +136,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     openapi.install(app)
 
     app.add_exception_handler(IntakeError, _intake_error)
+    app.add_exception_handler(PoolTimeout, _database_busy)
+    app.add_exception_handler(OperationalError, _database_busy)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # Added last = outermost: headers go on every answer, errors included.

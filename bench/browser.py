@@ -402,7 +402,9 @@ def page_weight(ctx: Any) -> Measurement:
     server = ServerProcess(
         ctx.org(), f"sqlite:///{folder / 'intake.db'}", folder / "blobs", folder / "server.log"
     )
-    first_kinds = {"HTML", "CSS", "own JS"}
+    # The form is server-rendered and the scripts are modules (deferred): the
+    # page shows and can be filled once the HTML and its CSS have arrived.
+    first_kinds = {"HTML", "CSS"}
     every = {"HTML", "CSS", "own JS", "libsodium.js", "API data", "other"}
     results: dict[tuple[str, str], list[Received]] = {}
     server.start()
@@ -419,12 +421,13 @@ def page_weight(ctx: Any) -> Measurement:
     finally:
         server.stop()
 
-    table = [["page", "first render (HTML + CSS + own JS)", "libsodium.js", "total"]]
+    table = [["page", "first render (HTML + CSS)", "own JS", "libsodium.js", "total"]]
     for (path, mode), items in results.items():
         table.append(
             [
                 f"`{path}` ({'WebAssembly' if mode == 'wasm' else 'jitless: asm.js build'})",
                 _kb(_sum(items, first_kinds)),
+                _kb(_sum(items, {"own JS"})),
                 _kb(_sum(items, {"libsodium.js"})),
                 _kb(_sum(items, every)),
             ]
@@ -457,10 +460,12 @@ def page_weight(ctx: Any) -> Measurement:
             "`data-state=ready` and the network is idle; every response from the server is "
             "counted. gzip sizes are computed by the benchmark (level 6) over the bytes the "
             "browser received: the app serves them uncompressed, compression is the front "
-            "proxy's job (Caddy). First render = the HTML document, its CSS and the page's "
-            "own scripts (/static/js/), before libsodium.js; total adds libsodium.js and the "
-            "API calls the page makes while loading (the manifest chain). The baseline is "
-            "libsodium.js itself, the part we do not write."
+            "proxy's job (Caddy). First render = the HTML document and its CSS: the form is "
+            "rendered by the server and every script is a module (deferred), so the form "
+            "shows, and can be read and filled, before any script arrives. Own JS = the "
+            "page's scripts (/static/js/); total adds libsodium.js and the API calls the "
+            "page makes while loading (the manifest chain). The baseline is libsodium.js "
+            "itself, the part we do not write."
         ),
         notes=[
             f"Responses for `/` (gzip): {detail}.",

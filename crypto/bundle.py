@@ -3,8 +3,10 @@
 A bundle is an uncompressed POSIX tar stream, written and read chunk by chunk.
 Everything in it is hostile to the verifier: the reader accepts only the
 fixed member names, only regular files, only in the fixed order, and only
-``.env`` members its ``meta.json`` announced; it spools each envelope to a
-temporary file and never creates a path named by the archive.
+``.env`` members its ``meta.json`` announced, and never creates a path named
+by the archive. From a seekable source (a bundle file) each envelope is handed
+out as a read-only view onto the source, so its bytes are read once, by
+whoever opens it; from a stream (a pipe) each is spooled to a temporary file.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ MAX_CHAIN_BYTES = 16 * 2**20
 MAX_META_BYTES = 1 * 2**20
 _SPOOL_MAX = 2**20
 _COPY = 1 << 16
+_VIEW_BUFFER = 1 << 20  # one read call per megabyte of envelope
 SUBMISSION_KINDS = ("submission", "followup")
 
 
@@ -43,9 +46,10 @@ class ChainItem:
 
 @dataclass
 class SubmissionItem:
-    """One submission: its meta and its envelopes, each spooled to a temporary file.
+    """One submission: its meta and its envelopes, each a readable, seekable file
+    (a view onto the bundle, or a spooled temporary).
 
-    The spools are the caller's to read and ``close()``; names, sizes and ids
+    The files are the caller's to read and ``close()``; names, sizes and ids
     are the server's claims, checked for form only.
     """
 
@@ -195,8 +199,69 @@ def _spool_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
     return spool
 
 
+class _MemberView(io.RawIOBase):
+    """Read-only window onto one member's bytes in a seekable bundle source.
+
+    It seeks the source before each read, so several views and the tar reader
+    can share it; ``read_bundle`` puts the source back where it left it.
+    """
+
+    def __init__(self, src: IO[bytes], offset: int, size: int) -> None:
+        super().__init__()
+        self._src = src
+        self._offset = offset
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), self._size - self._pos)
+        if want <= 0:
+            return 0
+        at = self._offset + self._pos
+        if self._src.tell() != at:
+            self._src.seek(at)
+        window = memoryview(buffer).cast("B")[:want]
+        if isinstance(self._src, io.RawIOBase | io.BufferedIOBase):
+            got = self._src.readinto(window) or 0  # straight into the buffer: one copy fewer
+        else:
+            data = self._src.read(want)
+            got = len(data)
+            window[:got] = data
+        self._pos += got
+        return got
+
+
+def _view_member(src: IO[bytes], member: tarfile.TarInfo) -> IO[bytes]:
+    view = _MemberView(src, member.offset_data, member.size)
+    return io.BufferedReader(view, buffer_size=_VIEW_BUFFER)
+
+
+def _handed_out(src: IO[bytes], item: SubmissionItem, seekable: bool) -> Iterator[SubmissionItem]:
+    """Yield ``item``; the caller reading its views moves ``src``, so put it back."""
+    resume = src.tell() if seekable else 0
+    yield item
+    if seekable:
+        src.seek(resume)
+
+
 def read_bundle(src: BinaryIO) -> Iterator[BundleItem]:
-    """Yield the chain, then each submission once all its envelopes are spooled.
+    """Yield the chain, then each submission once all its envelopes are present.
 
     ``InvalidEnvelope("malformed")`` for a broken tar stream, a wrong name,
     type or order, an envelope not announced (or missing, or of another size
@@ -205,8 +270,11 @@ def read_bundle(src: BinaryIO) -> Iterator[BundleItem]:
     pending: SubmissionItem | None = None
     announced: dict[str, int] = {}
     sids: set[str] = set()
+    seekable = src.seekable()
     try:
-        tar = tarfile.open(fileobj=src, mode="r|")  # noqa: SIM115
+        # A seekable source is walked header to header ("r:" seeks over the
+        # data); a stream must be read through ("r|") and its members spooled.
+        tar = tarfile.open(fileobj=src, mode="r:" if seekable else "r|")  # noqa: SIM115
         have_chain = False
         for member in tar:
             # Regular files only: no links, devices, directories or sparse files.
@@ -234,7 +302,7 @@ def read_bundle(src: BinaryIO) -> Iterator[BundleItem]:
                     if announced:
                         raise _malformed()  # an announced envelope never came
                     item, pending = pending, None
-                    yield item
+                    yield from _handed_out(src, item, seekable)
                 sid = meta_match.group(1)
                 meta = check_meta(_read_json_member(tar, member, MAX_META_BYTES))
                 if meta["id"] != sid or sid in sids:
@@ -248,7 +316,8 @@ def read_bundle(src: BinaryIO) -> Iterator[BundleItem]:
                     raise _malformed()
                 if announced.pop(eid, None) != member.size:
                     raise _malformed()  # not announced, already seen, or another size
-                pending.envelopes.append((eid, _spool_member(tar, member)))
+                opened = _view_member(src, member) if seekable else _spool_member(tar, member)
+                pending.envelopes.append((eid, opened))
             else:
                 raise _malformed()
         if not have_chain:
@@ -257,7 +326,7 @@ def read_bundle(src: BinaryIO) -> Iterator[BundleItem]:
             if announced:
                 raise _malformed()
             item, pending = pending, None
-            yield item
+            yield from _handed_out(src, item, seekable)
     except _TAR_ERRORS as exc:
         raise _malformed() from exc
     finally:

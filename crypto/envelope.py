@@ -578,15 +578,22 @@ def open_bytes(data: bytes, keyring: Keyring) -> tuple[Opened, bytes]:
 
 
 def open_to_path(
-    src_path: str | os.PathLike[str], out_path: str | os.PathLike[str], keyring: Keyring
+    src: str | os.PathLike[str] | BinaryIO,
+    out_path: str | os.PathLike[str],
+    keyring: Keyring,
 ) -> Opened:
-    """Open ``src_path`` into ``out_path``: decrypt into a 0600 temporary beside
-    it, fsync, then rename over ``out_path``; on any failure nothing is left."""
+    """Open ``src`` (a path, or a binary file read from where it stands) into
+    ``out_path``: decrypt straight into a 0600 temporary beside it, fsync, then
+    rename over ``out_path``; on any failure nothing is left.
+
+    No spool and no second copy: the hidden temporary is what holds the
+    plaintext until the whole envelope verified.
+    """
     out_dir = os.path.dirname(os.path.abspath(out_path))
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".intake-", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, open(src_path, "rb") as src:
-            header, size, pdigest, opener = _decrypt_into(src, out, _openers(keyring))
+        with os.fdopen(fd, "wb") as out, _source(src) as source:
+            header, size, pdigest, opener = _decrypt_into(source, out, _openers(keyring))
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, out_path)
@@ -603,6 +610,16 @@ def open_to_path(
     if opener.identity is None:  # pragma: no cover
         raise TypeError("opener without identity")
     return Opened(header=header, size=size, payload_digest=pdigest, opened_by=opener.identity)
+
+
+@contextlib.contextmanager
+def _source(src: str | os.PathLike[str] | BinaryIO) -> Iterator[IO[bytes]]:
+    """A path is opened (and closed) here; a file the caller gave stays theirs."""
+    if isinstance(src, (str, os.PathLike)):
+        with open(src, "rb") as fh:
+            yield fh
+    else:
+        yield src
 
 
 def _open_with_x25519(data: bytes, public: bytes, secret: bytes) -> tuple[EnvelopeHeader, bytes]:

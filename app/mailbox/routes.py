@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.db import SessionDep
 from app.mailbox import service
 from app.runtime import RuntimeDep
 from app.submissions.schemas import Challenge, PowProof
@@ -42,14 +44,22 @@ def mailbox_challenge(runtime: RuntimeDep) -> Challenge:
 
 
 @router.post("")
-def fetch_mailbox(body: MailboxRequest, session: SessionDep, runtime: RuntimeDep) -> MailboxAnswer:
+async def fetch_mailbox(body: MailboxRequest, runtime: RuntimeDep) -> MailboxAnswer:
     # Global bucket: slows anyone guessing codenames (and anyone hammering the
     # database) without looking at who asks; the proof of work makes each
     # guess cost the guesser, not the server.
     runtime.limiter.hit("mailbox")
     mailbox = service.mailbox_for_token(body.token)
-    service.mailbox_pow(runtime.settings).redeem(
-        session, body.pow.challenge if body.pow else None, body.pow.nonce if body.pow else None
-    )
-    replies = service.fetch(session, runtime.settings, mailbox)
+
+    def fetch() -> list[dict[str, Any]]:
+        # One transaction in one worker thread (see app.db.reading).
+        with runtime.session_factory() as session, session.begin():
+            service.mailbox_pow(runtime.settings).redeem(
+                session,
+                body.pow.challenge if body.pow else None,
+                body.pow.nonce if body.pow else None,
+            )
+            return service.fetch(session, runtime.settings, mailbox)
+
+    replies = await run_in_threadpool(fetch)
     return MailboxAnswer(replies=[StoredReply(**reply) for reply in replies])

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
 from app import clock
 from app.courier.auth import CourierDep
-from app.db import SessionDep
+from app.db import reading
 from app.errors import NoManifest
 from app.http import parse_json_object, read_limited
 from app.manifests import recipients, service, site
@@ -34,12 +35,13 @@ status_router = APIRouter(prefix="/api/v1/status", tags=["manifests"])
 recipients_router = APIRouter(prefix="/api/v1/courier/recipients", tags=["courier"])
 
 
-@manifests_router.get("")
-def get_chain(session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
-    return {
-        "chain": service.chain_envelopes(session),
-        "trust_root": service.trust_root_json(runtime.settings),
-    }
+@manifests_router.get("", response_class=Response)
+async def get_chain(runtime: RuntimeDep) -> Response:
+    # Every page load asks for this: served from bytes made once per chain.
+    body = await reading(
+        runtime.engine, lambda session: runtime.manifests.chain_document(session, runtime.settings)
+    )
+    return Response(body, media_type="application/json")
 
 
 @manifests_router.post("", status_code=201)
@@ -56,19 +58,23 @@ async def post_manifest(request: Request, runtime: RuntimeDep) -> dict[str, Any]
 
 
 @manifests_router.get("/audit")
-def get_audit(session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
+async def get_audit(runtime: RuntimeDep) -> dict[str, Any]:
     """The audit log, with the chain and site documents it is checked against."""
-    return {
-        "trust_root": service.trust_root_json(runtime.settings),
-        "chain": service.chain_envelopes(session),
-        "manifests": service.audit_entries(session, runtime.manifests),
-        "site_documents": site.audit_entries(session, runtime.manifests),
-    }
+
+    def build(session: Session) -> dict[str, Any]:
+        return {
+            "trust_root": service.trust_root_json(runtime.settings),
+            "chain": service.chain_envelopes(session),
+            "manifests": service.audit_entries(session, runtime.manifests),
+            "site_documents": site.audit_entries(session, runtime.manifests),
+        }
+
+    return await reading(runtime.engine, build)
 
 
 @site_router.get("")
-def get_site(session: SessionDep) -> dict[str, Any]:
-    return {"site": site.latest_envelope(session)}
+async def get_site(runtime: RuntimeDep) -> dict[str, Any]:
+    return {"site": await reading(runtime.engine, site.latest_envelope)}
 
 
 @site_router.post("", status_code=201)
@@ -89,17 +95,21 @@ async def post_site(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @status_router.get("")
-def get_status(session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
+async def get_status(runtime: RuntimeDep) -> dict[str, Any]:
     """Public: everything here is in the signed chain anyway; this only saves
     an admin (or a monitoring probe) from verifying it to see the expiry."""
-    try:
-        manifest = service.current(session, runtime.manifests)
-    except NoManifest:
-        return {"manifest": None, "site": None}
-    return {
-        "manifest": service.expiry_info(manifest),
-        "site": site.summary(session, runtime.manifests),
-    }
+
+    def build(session: Session) -> dict[str, Any]:
+        try:
+            manifest = service.current(session, runtime.manifests)
+        except NoManifest:
+            return {"manifest": None, "site": None}
+        return {
+            "manifest": service.expiry_info(manifest),
+            "site": site.summary(session, runtime.manifests),
+        }
+
+    return await reading(runtime.engine, build)
 
 
 @recipients_router.get("")

@@ -37,6 +37,7 @@ class ManifestCache:
 
     def __init__(self) -> None:
         self._parsed: dict[tuple[int, str], crypto.Manifest] = {}
+        self._chain: tuple[tuple[int, str] | None, bytes] | None = None
         self._lock = threading.Lock()
 
     def parse(self, row: ManifestRow) -> crypto.Manifest:
@@ -49,6 +50,20 @@ class ManifestCache:
         with self._lock:
             self._parsed[key] = manifest
         return manifest
+
+    def chain_document(self, session: Session, settings: Settings) -> bytes:
+        """`GET /api/v1/manifests` as bytes, rebuilt only when a newer
+        manifest was accepted (rows are append-only)."""
+        latest = latest_row(session)
+        key = (latest.version, latest.digest) if latest is not None else None
+        with self._lock:
+            if self._chain is not None and self._chain[0] == key:
+                return self._chain[1]
+        document = {"chain": chain_envelopes(session), "trust_root": trust_root_json(settings)}
+        body = json.dumps(document, ensure_ascii=False).encode()
+        with self._lock:
+            self._chain = (key, body)
+        return body
 
 
 def trust_root(settings: Settings) -> crypto.TrustRoot | None:

@@ -27,6 +27,7 @@ from starlette.routing import NoMatchFound
 
 import crypto
 from app import clock
+from app.db import read_session
 from app.errors import NoManifest
 from app.manifests import service as manifests
 from app.pages.i18n import DEFAULT_LANGUAGE
@@ -173,7 +174,7 @@ def current_form(request: Request) -> tuple[dict[str, Any], str]:
     """The form to show and where it came from ("manifest" or "default")."""
     runtime = request.app.state.runtime
     try:
-        with runtime.session_factory() as session:
+        with read_session(runtime.engine) as session:
             manifest = manifests.current(session, runtime.manifests)
     except NoManifest:
         return formdef.default_form(), "default"

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from app import clock
-from app.db import SessionDep
 from app.errors import UnsupportedMediaType
 from app.runtime import RuntimeDep
 from app.submissions import service
@@ -30,10 +29,10 @@ Eid = Annotated[str, Path(pattern=EID)]
 
 
 @router.post("", status_code=201)
-def create_submission(body: CreateSubmission, session: SessionDep, runtime: RuntimeDep) -> Created:
+async def create_submission(body: CreateSubmission, runtime: RuntimeDep) -> Created:
     runtime.limiter.hit("submissions.create")
-    submission = service.create(session, runtime, body)
-    return Created(id=submission.id, upload=UploadHint(chunk=runtime.settings.upload_chunk_bytes))
+    sid = await run_in_threadpool(service.declare, runtime, body)
+    return Created(id=sid, upload=UploadHint(chunk=runtime.settings.upload_chunk_bytes))
 
 
 @router.get("/{sid}/envelopes/{eid}")

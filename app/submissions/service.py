@@ -19,13 +19,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import anyio.to_thread
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 from starlette.requests import ClientDisconnect
 
 import crypto
 from app import clock
-from app.db import rowcount
+from app.db import READ_ONLY, read_session, rowcount
 from app.errors import (
     EnvelopeRejected,
     InsufficientStorage,
@@ -50,6 +50,29 @@ MAGIC = b"INTAKEv1"
 _FIXED_PREFIX = 8 + 4 + 32
 # Free space is re-checked after this many bytes of one upload.
 _DISK_CHECK_BYTES = 8 * 1024 * 1024
+# A body declared no larger than this is received whole and stored in one
+# worker-thread call (a form, the last piece of an attachment); larger ones
+# are written in batches of this size. Each hop to a worker thread costs
+# more CPU than the write, and this bounds the memory one request holds.
+WRITE_BATCH_BYTES = 256 * 1024
+
+
+# The upload path's statements, built once: building one costs more CPU
+# than SQLite takes to run it.
+_THIS_ENVELOPE = (Envelope.submission_id == bindparam("of_sid")) & (
+    Envelope.eid == bindparam("of_eid")
+)
+_TARGET = (
+    select(Submission.kind, Submission.state, Envelope.size, Envelope.digest)
+    .join(Submission, Submission.id == Envelope.submission_id)
+    .where(_THIS_ENVELOPE)
+)
+_INCOMPLETE = update(Envelope).where(_THIS_ENVELOPE, Envelope.digest.is_(None))
+_RECORD = _INCOMPLETE.values(received=bindparam("held"))
+_COMPLETE = _INCOMPLETE.values(
+    digest=bindparam("digest_hex"), blob_key=bindparam("digest_hex"), received=bindparam("held")
+)
+_RESIZE = update(Envelope).where(_THIS_ENVELOPE).values(size=bindparam("stored_size"))
 
 
 def create(session: Session, runtime: Runtime, body: CreateSubmission) -> Submission:
@@ -89,6 +112,14 @@ def create(session: Session, runtime: Runtime, body: CreateSubmission) -> Submis
     session.add(submission)
     session.flush()
     return submission
+
+
+def declare(runtime: Runtime, body: CreateSubmission) -> str:
+    """`create` in a transaction begun and committed in this one thread: with
+    SQLite the write lock is then held for the work alone, not across the
+    hops to the event loop that a request-wide session makes."""
+    with runtime.session_factory() as session, session.begin():
+        return create(session, runtime, body).id
 
 
 def finalise(session: Session, sid: str) -> Submission:
@@ -152,19 +183,23 @@ class Uploads:
         self.runtime = runtime
         self.blobs = runtime.blobs
 
+    def _reader(self) -> Connection:
+        """A connection for reads only: with SQLite it takes no write lock, so
+        lookups never queue behind another upload's commit."""
+        return self.runtime.engine.connect().execution_options(**{READ_ONLY: True})
+
     def _target(self, sid: str, eid: str) -> _Target:
-        with self.runtime.session_factory() as session:
-            envelope = session.get(Envelope, (sid, eid))
-            if envelope is None:
-                raise NotFound()
-            submission = envelope.submission
-            return _Target(
-                sid=sid,
-                eid=eid,
-                kind=submission.kind,
-                size=envelope.size,
-                complete=envelope.digest is not None or submission.state == "complete",
-            )
+        with self._reader() as connection:
+            row = connection.execute(_TARGET, {"of_sid": sid, "of_eid": eid}).first()
+        if row is None:
+            raise NotFound()
+        return _Target(
+            sid=sid,
+            eid=eid,
+            kind=row.kind,
+            size=row.size,
+            complete=row.digest is not None or row.state == "complete",
+        )
 
     def progress(self, sid: str, eid: str) -> tuple[int, int]:
         """(offset, size): how many bytes the server holds, from the store itself
@@ -177,7 +212,7 @@ class Uploads:
     def complete_received(self, sid: str) -> None:
         """Validates and stores every envelope of `sid` fully held in its
         partial but not yet completed. Runs with no transaction open."""
-        with self.runtime.session_factory() as session:
+        with read_session(self.runtime.engine) as session:
             submission = session.get(Submission, sid)
             if submission is None or submission.state == "complete":
                 return
@@ -193,17 +228,59 @@ class Uploads:
     async def upload(
         self, sid: str, eid: str, offset: int, body: AsyncIterator[bytes], length: int | None
     ) -> int:
-        """Appends `body` at `offset`; returns the new offset. Memory use is
-        one received piece at a time, whatever the body's size."""
-        run = anyio.to_thread.run_sync
-        target = await run(self._target, sid, eid)
+        """Appends `body` at `offset`; returns the new offset. A body declared
+        small is received whole and stored in one worker-thread call; a larger
+        one is written as it arrives. Either way a request holds about
+        `WRITE_BATCH_BYTES` at most, whatever the body's size."""
+        if length is not None and length <= WRITE_BATCH_BYTES:
+            data, disconnected = await _receive_whole(body)
+            return await anyio.to_thread.run_sync(
+                self._upload_whole, sid, eid, offset, length, data, disconnected
+            )
+        return await self._upload_streamed(sid, eid, offset, body, length)
+
+    def _open(self, sid: str, eid: str, offset: int, length: int | None) -> _Target:
+        """The checks that need no body. A complete target is returned only
+        for a retried last request (nothing to write)."""
+        target = self._target(sid, eid)
         if target.complete:
             if offset == target.size:
-                return target.size  # a retried last request: already done
+                return target
             raise UploadClosed()
         if length is not None and offset + length > target.size:
             raise UploadTooLarge(size=target.size)
-        await run(self.runtime.check_disk)
+        self.runtime.check_disk()
+        return target
+
+    def _upload_whole(
+        self, sid: str, eid: str, offset: int, length: int, data: bytes, disconnected: bool
+    ) -> int:
+        """The whole upload of a received body, in this one worker thread."""
+        target = self._open(sid, eid, offset, length)
+        if target.complete:
+            return target.size
+        try:
+            with self.blobs.append(target.upload_id, offset) as appender:
+                if appender.size + len(data) > target.size:
+                    raise UploadTooLarge(size=target.size)
+                if data:
+                    appender.write(data)
+        except OffsetConflict as exc:
+            raise OffsetMismatch(exc.actual) from exc
+        except PartialBusy as exc:
+            raise UploadBusy() from exc
+        except StorageFull as exc:
+            raise InsufficientStorage() from exc
+        return self._finish(target, appender.size, disconnected)
+
+    async def _upload_streamed(
+        self, sid: str, eid: str, offset: int, body: AsyncIterator[bytes], length: int | None
+    ) -> int:
+        """Writes a large body in batches of `WRITE_BATCH_BYTES` as it arrives."""
+        run = anyio.to_thread.run_sync
+        target = await run(self._open, sid, eid, offset, length)
+        if target.complete:
+            return target.size
 
         try:
             context = self.blobs.append(target.upload_id, offset)
@@ -214,21 +291,30 @@ class Uploads:
             raise UploadBusy() from exc
 
         disconnected = False
+        batch: list[bytes] = []
+        batched = 0
         try:
             since_check = 0
-            async for piece in body:
-                if not piece:
-                    continue
-                if appender.size + len(piece) > target.size:
-                    raise UploadTooLarge(size=target.size)
-                await run(appender.write, piece)
-                since_check += len(piece)
-                if since_check >= _DISK_CHECK_BYTES:
-                    since_check = 0
-                    await run(self.runtime.check_disk)
-        except ClientDisconnect:
-            # Keep what arrived: the client resumes from the size on disk.
-            disconnected = True
+            try:
+                async for piece in body:
+                    if not piece:
+                        continue
+                    if appender.size + batched + len(piece) > target.size:
+                        raise UploadTooLarge(size=target.size)
+                    batch.append(piece)
+                    batched += len(piece)
+                    if batched >= WRITE_BATCH_BYTES:
+                        await run(appender.write, b"".join(batch))
+                        since_check += batched
+                        batch, batched = [], 0
+                    if since_check >= _DISK_CHECK_BYTES:
+                        since_check = 0
+                        await run(self.runtime.check_disk)
+            except ClientDisconnect:
+                # Keep what arrived: the client resumes from the size on disk.
+                disconnected = True
+            if batch:
+                await run(appender.write, b"".join(batch))
         except StorageFull as exc:
             raise InsufficientStorage() from exc
         finally:
@@ -238,26 +324,23 @@ class Uploads:
                 raise OffsetMismatch(exc.actual) from exc
             except StorageFull as exc:
                 raise InsufficientStorage() from exc
+        return await run(self._finish, target, appender.size, disconnected)
 
-        size = appender.size
+    def _finish(self, target: _Target, size: int, disconnected: bool) -> int:
+        """After the bytes are durable: completes a whole envelope, or checks
+        the prefix of a part and records how much is held."""
         if not disconnected:
             if size == target.size:
-                await run(self._complete, target)
+                self._complete(target)
                 return size
-            await run(self._check_prefix, target, size)
-        await run(self._record, target, size)
+            self._check_prefix(target, size)
+        self._record(target, size)
         return size
 
     def _record(self, target: _Target, received: int) -> None:
-        with self.runtime.session_factory() as session, session.begin():
-            session.execute(
-                update(Envelope)
-                .where(
-                    Envelope.submission_id == target.sid,
-                    Envelope.eid == target.eid,
-                    Envelope.digest.is_(None),
-                )
-                .values(received=received)
+        with self.runtime.engine.begin() as connection:
+            connection.execute(
+                _RECORD, {"of_sid": target.sid, "of_eid": target.eid, "held": received}
             )
 
     def _reject(self, target: _Target, error: EnvelopeRejected) -> EnvelopeRejected:
@@ -301,26 +384,25 @@ class Uploads:
         # The row first, then the bytes: a blob no row names would be taken
         # for an orphan by `intake purge`; a named blob still in its partial
         # is finished there instead (`app.maintenance`).
-        with self.runtime.session_factory() as session, session.begin():
-            session.execute(
-                update(Envelope)
-                .where(
-                    Envelope.submission_id == target.sid,
-                    Envelope.eid == target.eid,
-                    Envelope.digest.is_(None),
-                )
-                .values(digest=key, blob_key=key, received=target.size)
+        with self.runtime.engine.begin() as connection:
+            connection.execute(
+                _COMPLETE,
+                {
+                    "of_sid": target.sid,
+                    "of_eid": target.eid,
+                    "digest_hex": key,
+                    "held": target.size,
+                },
             )
         self.blobs.commit_partial(target.upload_id, key)
         stored_size = self.blobs.size(key)
         if stored_size != target.size:
             # The same payload was already held under another prefix: keep
             # that one, and say so in the row.
-            with self.runtime.session_factory() as session, session.begin():
-                session.execute(
-                    update(Envelope)
-                    .where(Envelope.submission_id == target.sid, Envelope.eid == target.eid)
-                    .values(size=stored_size)
+            with self.runtime.engine.begin() as connection:
+                connection.execute(
+                    _RESIZE,
+                    {"of_sid": target.sid, "of_eid": target.eid, "stored_size": stored_size},
                 )
 
     def check_header(
@@ -335,7 +417,7 @@ class Uploads:
             raise EnvelopeRejected(
                 "The envelope's kind does not fit its place.", reason="malformed"
             )
-        with self.runtime.session_factory() as session:
+        with read_session(self.runtime.engine) as session:
             manifest = manifests.for_envelope(
                 session,
                 self.runtime.settings,
@@ -359,3 +441,16 @@ def pending(session: Session) -> list[Submission]:
             .order_by(Submission.completed, Submission.id)
         )
     )
+
+
+async def _receive_whole(body: AsyncIterator[bytes]) -> tuple[bytes, bool]:
+    """The body's bytes, and whether the client hung up before sending all of
+    them (what arrived is still stored: the client resumes from there). The
+    server's framing stops a body at its declared Content-Length."""
+    pieces: list[bytes] = []
+    try:
+        async for piece in body:
+            pieces.append(piece)
+    except ClientDisconnect:
+        return b"".join(pieces), True
+    return b"".join(pieces), False

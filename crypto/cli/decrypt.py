@@ -10,10 +10,12 @@ bundle or was decrypted on an earlier day.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import hmac
 import io
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +34,9 @@ from .hostile import attachment_flags, safe_filename, visible
 # decryption rather than held in memory.
 MAX_FORM_ENVELOPE = 32 * 2**20
 _BLOCK = 1 << 20
+STAGING_PREFIX = ".staging-"
+# Exactly the names tempfile.mkdtemp gives our staging folders, nothing else.
+_STAGING_NAME = re.compile(re.escape(STAGING_PREFIX) + r"[a-z0-9_]{8}")
 
 
 class CaseFailure(Exception):
@@ -115,6 +120,56 @@ def _dedupe(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def _lock_folder(path: Path) -> int | None:
+    """An open, exclusively flock-ed descriptor of the folder `path`, or None if
+    another process holds it (or it is not a real folder). The kernel drops the
+    lock when its holder exits, however it exits."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def remove_stale_staging(out: Path) -> int:
+    """Remove the staging folders an interrupted decrypt left in `out`; how many.
+
+    They hold plaintext that never became a case. Only folders named exactly as
+    we name them, owned by us and not locked by a decrypt still running.
+    """
+    removed = 0
+    for entry in os.scandir(out):
+        if not _STAGING_NAME.fullmatch(entry.name) or not entry.is_dir(follow_symlinks=False):
+            continue
+        if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+            continue
+        fd = _lock_folder(Path(entry.path))
+        if fd is None:
+            continue
+        try:
+            shutil.rmtree(entry.path)
+            removed += 1
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _locked_staging(out: Path) -> tuple[Path, int]:
+    """A new staging folder in `out`, locked so another run's cleanup leaves it be."""
+    while True:
+        path = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+        fd = _lock_folder(path)
+        if fd is not None and os.path.samestat(os.fstat(fd), os.lstat(path)):
+            return path, fd
+        if fd is not None:  # removed by a concurrent cleanup before we locked it
+            os.close(fd)
+
+
 class Decryptor:
     """Opens submissions into OUT; one instance per `decrypt` run."""
 
@@ -131,7 +186,7 @@ class Decryptor:
         self.on_warning = on_warning
         self.outcomes: list[Outcome] = []
         self.unopened_recipients: set[str] = set()
-        self._staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+        self._staging, self._staging_lock = _locked_staging(out)
         self._pending: list[_PendingFollowup] = []
         self._reply_index: dict[bytes, str] = {}
 
@@ -201,15 +256,26 @@ class Decryptor:
         src.seek(0)
         try:
             return crypto.open_envelope(cast(BinaryIO, src), cast(BinaryIO, dst), self.keyring)
-        except crypto.NoMatchingKey as exc:
+        except crypto.IntakeCryptoError as exc:
+            raise self._failure(what, exc) from None
+
+    def _open_to(self, what: str, src: IO[bytes], dest: Path) -> crypto.Opened:
+        """Decrypt straight into `dest` inside the staging folder (no spool, no copy):
+        it appears there, fsynced, only once the whole envelope verified."""
+        src.seek(0)
+        try:
+            return crypto.open_to_path(cast(BinaryIO, src), dest, self.keyring)
+        except crypto.IntakeCryptoError as exc:
+            raise self._failure(what, exc) from None
+
+    def _failure(self, what: str, exc: crypto.IntakeCryptoError) -> CaseFailure:
+        """A failed open, in words, as this submission's failure."""
+        if isinstance(exc, crypto.NoMatchingKey):
             self.unopened_recipients.update(exc.recipients)
             sealed_to = ", ".join(short_kid(k) for k in exc.recipients)
-            raise CaseFailure(
-                f"{what}: no key in the keyring opens it (sealed to {sealed_to})"
-            ) from None
-        except crypto.IntakeCryptoError as exc:
-            message, _hint = describe_crypto_error(exc)
-            raise CaseFailure(f"{what}: {message}") from None
+            return CaseFailure(f"{what}: no key in the keyring opens it (sealed to {sealed_to})")
+        message, _hint = describe_crypto_error(exc)
+        return CaseFailure(f"{what}: {message}")
 
     def _open_all(
         self,
@@ -251,11 +317,7 @@ class Decryptor:
                 )
             name = safe_filename(ref.name, taken)
             dest = staged / "attachments" / name
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                att = self._open(f"attachment {ref.id}", src, out)
-                out.flush()
-                os.fsync(out.fileno())
+            att = self._open_to(f"attachment {ref.id}", src, dest)
             if att.header.kind != "attachment":
                 raise CaseFailure(f"attachment {ref.id} is not an attachment envelope")
             # v2 names an attachment by its payload digest (stable under
@@ -347,10 +409,14 @@ class Decryptor:
             for pending in self._pending:
                 self._place_followup(pending)
         finally:
-            shutil.rmtree(self._staging, ignore_errors=True)
+            self.abandon()
 
     def abandon(self) -> None:
+        """Drop the staging folder (and whatever it still holds), then its lock."""
         shutil.rmtree(self._staging, ignore_errors=True)
+        if self._staging_lock >= 0:
+            os.close(self._staging_lock)
+            self._staging_lock = -1
 
     def _index_existing_cases(self) -> None:
         for folder in sorted(self.out.iterdir()):

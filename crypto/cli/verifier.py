@@ -49,7 +49,7 @@ from .common import (
     trusted_chain,
     write_file,
 )
-from .decrypt import Decryptor, Outcome
+from .decrypt import Decryptor, Outcome, remove_stale_staging
 from .hostile import visible
 from .keygen import generate_key
 from .manifests import print_manifest
@@ -135,6 +135,12 @@ def decrypt(bundle: Path, keyring_path: Path, out: Path, progress: bool | None) 
     _check_out_folder(out)
     keyring = load_keyring(keyring_path)
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stale = remove_stale_staging(out)
+    if stale:
+        say(
+            f"removed {stale} unfinished staging folder(s) that an interrupted decrypt "
+            f"left in {out} (plaintext that never became a case)"
+        )
     console = stderr_console()
     forced = progress
 

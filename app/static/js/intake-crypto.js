@@ -949,9 +949,16 @@ function unpad(plain) {
 
 // ---------------------------------------------------------------- sealing
 
+// Sealing gathers this many plaintext bytes (rounded down to whole chunks) in
+// one reused buffer, then encrypts them chunk by chunk: few awaits per MiB,
+// and memory bounded whatever the file's size.
+const WINDOW_BYTES = 1 << 20;
+// The page stays responsive if sealing gives the event loop a turn this often.
+const YIELD_EVERY_MS = 10;
+
 function yieldToEventLoop() {
-  // Let the page paint and respond between chunks. A MessageChannel message
-  // is not clamped to 4 ms the way nested setTimeout calls are.
+  // Let the page paint and respond. A MessageChannel message is not clamped
+  // to 4 ms the way nested setTimeout calls are.
   if (globalThis.scheduler?.yield) return globalThis.scheduler.yield();
   return new Promise((resolve) => {
     const channel = new MessageChannel();
@@ -961,6 +968,52 @@ function yieldToEventLoop() {
     };
     channel.port2.postMessage(null);
   });
+}
+
+/**
+ * Reads a Blob front to back into the caller's buffer. Blob.stream() lets the
+ * browser read ahead in its own process while we encrypt, in large pieces;
+ * each piece is copied out, then wiped. (Not a BYOB reader: Chromium
+ * garbage-collects a Blob stream that only a pending BYOB read refers to, and
+ * that read then never settles.)
+ */
+class BlobReader {
+  #reader;
+  #held = null; // the piece being consumed
+  #heldAt = 0;
+
+  constructor(blob) {
+    this.#reader = blob.stream().getReader();
+  }
+
+  /** Fill `buffer[from, to)` with the next bytes of the Blob. */
+  async readInto(buffer, from, to) {
+    while (from < to) {
+      if (this.#held === null) {
+        const { value, done } = await this.#reader.read();
+        // Shorter than Blob.size said: never seal zeros in place of content.
+        if (done) throw new IntakeError("payload", "the file changed while it was being read");
+        this.#held = value;
+        this.#heldAt = 0;
+      }
+      const n = Math.min(to - from, this.#held.length - this.#heldAt);
+      buffer.set(this.#held.subarray(this.#heldAt, this.#heldAt + n), from);
+      from += n;
+      this.#heldAt += n;
+      if (this.#heldAt === this.#held.length) this.#dropHeld();
+    }
+  }
+
+  #dropHeld() {
+    this.#held?.fill(0);
+    this.#held = null;
+  }
+
+  /** Stop reading (the consumer may leave a pass early) and wipe what is held. */
+  async close() {
+    this.#dropHeld();
+    await this.#reader.cancel().catch(() => {});
+  }
 }
 
 function resolveRecipients(opts) {
@@ -1018,8 +1071,9 @@ export function envelopeSize(contentLength, opts) {
 }
 
 /**
- * An envelope being sealed from a Blob. Nothing but one chunk and one output
- * part is ever held in memory; the envelope can be produced again from any
+ * An envelope being sealed from a Blob. Nothing but about 1 MiB of plaintext
+ * (what the browser reads ahead is bounded by its stream) and one output part
+ * is ever held in memory; the envelope can be produced again from any
  * offset (to resume an interrupted upload), yielding exactly the same bytes,
  * because the per-envelope key, sealed recipients and stream header are fixed
  * once and the secretstream is deterministic from them.
@@ -1048,26 +1102,6 @@ export class SealedEnvelope {
     // Nobody need await it; a failed pass rejects it, and that must not be an
     // unhandled rejection.
     this.payloadDigest.catch(() => {});
-  }
-
-  // The plaintext of chunk `index`: u64be(length) || content || zero padding.
-  async #plainChunk(index) {
-    const start = index * this.#chunk;
-    const end = Math.min(start + this.#chunk, this.#padded);
-    const out = new Uint8Array(end - start); // zero-filled: the padding
-    let at = start;
-    if (at < 8) {
-      const prefix = u64be(this.contentSize);
-      const upto = Math.min(8, end);
-      out.set(prefix.subarray(at, upto), 0);
-      at = upto;
-    }
-    const contentEnd = Math.min(end, 8 + this.contentSize);
-    if (at < contentEnd) {
-      const part = await this.#blob.slice(at - 8, contentEnd - 8).arrayBuffer();
-      out.set(new Uint8Array(part), at - start);
-    }
-    return out;
   }
 
   /**
@@ -1111,29 +1145,53 @@ export class SealedEnvelope {
         }
       }
     }.bind(this);
+    // The plaintext, u64be(length) || content || zero padding, is read a
+    // window of whole chunks at a time into one reused buffer.
+    const windowSize = Math.max(1, Math.floor(WINDOW_BYTES / this.#chunk)) * this.#chunk;
+    const plain = new Uint8Array(Math.min(windowSize, this.#padded));
+    const reader = new BlobReader(this.#blob);
+    const contentEnd = 8 + this.contentSize; // plaintext offset where padding starts
+    let lastYield = performance.now();
     try {
       s.crypto_generichash_update(hash, LABEL_PAYLOAD_DIGEST);
       s.crypto_generichash_update(hash, this.#streamHeader);
       yield* emit(this.prefix);
-      const chunks = Math.ceil(this.#padded / this.#chunk);
-      for (let i = 0; i < chunks; i++) {
-        const plain = await this.#plainChunk(i);
-        const last = i === chunks - 1;
-        const cipher = s.crypto_secretstream_xchacha20poly1305_push(
-          state,
-          plain,
-          null,
-          last ? TAG_FINAL : TAG_MESSAGE,
-        );
-        s.memzero(plain);
-        s.crypto_generichash_update(hash, cipher);
-        yield* emit(cipher);
-        this.#onProgress?.(position, this.size);
-        await yieldToEventLoop();
+      for (let start = 0; start < this.#padded; start += windowSize) {
+        const end = Math.min(start + windowSize, this.#padded);
+        let at = start;
+        if (at < 8) {
+          const upto = Math.min(8, end);
+          plain.set(u64be(this.contentSize).subarray(at, upto), 0);
+          at = upto;
+        }
+        const contentUpto = Math.min(end, contentEnd);
+        if (at < contentUpto) {
+          await reader.readInto(plain, at - start, contentUpto - start);
+          at = contentUpto;
+        }
+        plain.fill(0, at - start, end - start);
+        for (let from = start; from < end; from += this.#chunk) {
+          const upto = Math.min(from + this.#chunk, end);
+          const cipher = s.crypto_secretstream_xchacha20poly1305_push(
+            state,
+            plain.subarray(from - start, upto - start),
+            null,
+            upto === this.#padded ? TAG_FINAL : TAG_MESSAGE,
+          );
+          s.crypto_generichash_update(hash, cipher);
+          yield* emit(cipher);
+          this.#onProgress?.(position, this.size);
+          if (performance.now() - lastYield >= YIELD_EVERY_MS) {
+            await yieldToEventLoop();
+            lastYield = performance.now();
+          }
+        }
       }
       hashOpen = false;
       this.#settleDigest(s.crypto_generichash_final(hash, 32));
     } finally {
+      plain.fill(0);
+      await reader.close();
       // Release the hash state on the wasm heap if the consumer stopped early.
       if (hashOpen) s.crypto_generichash_final(hash, 32);
     }
