@@ -707,34 +707,28 @@ def rss(ctx: Any) -> Measurement:
 
 
 ANALYSIS_THROUGHPUT = """\
-The bare endpoint costs about a quarter of a millisecond of server CPU per
-upload; intake costs thirty times that (the CPU column), and the server's
-Python runs on one core at a time (the GIL), so CPU per upload sets the
-ceiling. A sampling profile of the server during this benchmark (py-spy
-`--gil`, 600 uploads) finds no single hotspot: the time is spread over the
-framework stack (Starlette/FastAPI middleware, routing, dependency resolution
-and pydantic serialisation, about 40 % together), SQLAlchemy ORM sessions (about
-20 %: each upload opens four, each a pool checkout, a `BEGIN IMMEDIATE`, a query
-and a commit or rollback), hops to the anyio worker-thread pool (about 15 %:
-every storage and database step of `Uploads.upload` is its own
-`to_thread.run_sync`, so a 64 KiB PUT makes six to eight of them) and HTTP
-parsing in h11. Reading the envelope back to hash it (BLAKE2b payload digest)
-and the fsyncs are small beside these.
+The bare endpoint is a raw ASGI function that counts the body's bytes: about
+a third of a millisecond of server CPU per upload. An intake upload is a
+FastAPI route that looks the envelope up, checks free space, appends and
+fsyncs the bytes, validates the envelope's structure and recipients against
+the manifest it names, hashes it for the payload digest, commits its row
+(SQLite with `synchronous=FULL`) and renames it into the blob store with
+directory fsyncs: several milliseconds of CPU, and the server's Python runs on
+one core at a time. CPU per upload sets the ceiling.
 
-What would cut it (in `app/submissions/`, not changed here): for a body no
-larger than the server's own chunk hint, run the whole request in one worker
-call (look up the envelope, check the disk, append, validate and commit) rather
-than one hop per step; look up the envelope and the manifest it names in one
-read-only session (`Uploads._target` and `check_header` each open their own,
-and take SQLite's write lock for a read); use Core statements instead of ORM
-`session.get` on the hot path. Whether 60 % of a bare ASGI endpoint is within
-reach of a FastAPI application doing this much per request on two cores is
-doubtful; the figure to watch is server CPU per upload.
-
-The three-request flow (declare, upload, finalise) fares far worse on SQLite
-than the upload alone: its errors are `database is locked` (HTTP 500). The
-declare and finalise routes hold SQLite's write lock from their first query
-until the request's dependency commits, while 50 clients' uploads queue for the
-same lock; SQLite's busy handler polls rather than queues, so some writers wait
-past the 10-second busy timeout and fail. See the resilience findings.
+Done this session: a small body is received whole and stored in one
+worker-thread call (was six to eight hops); reads use read-only connections,
+so an upload takes SQLite's write lock once; the hot statements are built
+once. Measured in-process (no HTTP), the framework (middleware, routing,
+dependencies, pydantic) costs about 0.3 ms per upload and a thread hop about
+0.15 ms; with one client the application's own work is about 5 ms, the
+largest part the manifest lookup for the recipient check (the manifest rows
+are loaded through the ORM twice per upload; a cheaper lookup would save up
+to about 1.5 ms). With 50 clients CPU per upload roughly doubles: 40 worker
+threads contend for the GIL and SQLite's busy handler sleeps between retries
+of its write lock. Left to try: hand the SQLite write lock over in-process
+(one writer at a time, no polling), fewer worker threads, a cheaper manifest
+lookup. Whether 60 % of a bare ASGI endpoint is within reach of an upload
+that validates, fsyncs and commits on two cores is doubtful; the figure to
+watch is server CPU per upload.
 """
