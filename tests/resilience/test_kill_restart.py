@@ -36,6 +36,7 @@ WORKERS = 6
 
 
 UPLOADS = 200 if FULL else 24
+MIN_KILLS = 3
 
 
 def _killer(server: ServerProcess, stop: threading.Event, rng: random.Random) -> None:
@@ -65,12 +66,17 @@ def test_acknowledged_uploads_survive_sigkill_and_open_none_half_visible(
     acknowledged: dict[str, Prepared] = {}
     ack_lock = threading.Lock()
     counter = itertools.count()
+    give_up = time.monotonic() + 600  # then the kill-count assertion says why
     stop = threading.Event()
 
     def worker(index: int) -> None:
         local = random.Random(seed + index)
         with ResumingClient(server.url, stats, piece=128 * 1024) as client:
-            while next(counter) < total:
+            # At least UPLOADS, and on until the server was killed MIN_KILLS
+            # times: a fast machine must not finish before the faults land.
+            while next(counter) < total or (
+                server.kills < MIN_KILLS and time.monotonic() < give_up
+            ):
                 sizes = [
                     local.randint(1024, 1536 * 1024) for _ in range(local.choice((0, 1, 1, 2)))
                 ]
@@ -104,7 +110,7 @@ def test_acknowledged_uploads_survive_sigkill_and_open_none_half_visible(
         db=database_url.split(":", 1)[0].split("+", 1)[0],
         seed=seed,
         kills=server.kills,
-        submissions=total,
+        submissions=len(acknowledged),
         acknowledged=len(acknowledged),
         verified=len(opened),
         envelopes=sum(len(p.envelopes) for p in acknowledged.values()),
@@ -116,9 +122,9 @@ def test_acknowledged_uploads_survive_sigkill_and_open_none_half_visible(
         seconds=round(elapsed, 1),
     )
     print(f"\nkill/restart: {figures.values}")
-    assert len(acknowledged) == total
-    assert server.kills >= 3, "too few kills to prove anything; the run was too short"
-    assert len(opened) == total
+    assert len(acknowledged) >= total
+    assert server.kills >= MIN_KILLS
+    assert len(opened) == len(acknowledged)
 
     # Unacknowledged, abandoned submissions stay invisible: only complete ones
     # were listed (checked above); here the database agrees.
