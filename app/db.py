@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,14 +75,16 @@ def _session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def read_connection(engine: Engine) -> Connection:
+    """A connection that only reads: with SQLite a deferred transaction, which
+    never waits for (or holds) the write lock (see `_begin`)."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
+
+
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
-    """A session that only reads: with SQLite a deferred transaction, which
-    never waits for (or holds) the write lock."""
-    with (
-        engine.connect().execution_options(**{READ_ONLY: True}) as connection,
-        Session(connection) as session,
-    ):
+    """A session on a `read_connection`."""
+    with read_connection(engine) as connection, Session(connection) as session:
         yield session
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 
 from app import clock
 from app.courier.service import delete_orphans
-from app.db import rowcount
+from app.db import read_session, rowcount
 from app.mailbox import service as mailbox
 from app.manifests import service as manifests
 from app.manifests import site as site_documents
@@ -100,7 +100,7 @@ def finish_interrupted_moves(
     `rows` maps (submission, envelope) to digest; read from the database when
     not given."""
     if rows is None:
-        with runtime.session_factory() as session:
+        with read_session(runtime.engine) as session:
             rows = {
                 (sid, eid): digest
                 for sid, eid, digest in session.execute(

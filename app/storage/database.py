@@ -17,7 +17,7 @@ from typing import BinaryIO
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.db import READ_ONLY, rowcount
+from app.db import read_connection, rowcount
 from app.models import BlobChunk
 from app.storage.base import (
     BLOB_KEY,
@@ -41,7 +41,7 @@ class _RowReader(io.RawIOBase):
         super().__init__()
         self._engine = engine
         self._key = key
-        with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with read_connection(engine) as conn:
             rows = conn.execute(
                 select(BlobChunk.offset, func.length(BlobChunk.data))
                 .where(BlobChunk.key == key)
@@ -71,7 +71,7 @@ class _RowReader(io.RawIOBase):
             return self._cache
         for offset, length in self._rows:
             if offset <= pos < offset + length:
-                with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+                with read_connection(self._engine) as conn:
                     data = conn.execute(
                         select(BlobChunk.data).where(
                             BlobChunk.key == self._key, BlobChunk.offset == offset
@@ -135,7 +135,7 @@ class DatabaseBlobStore:
         self._engine = engine
 
     def _reader(self) -> Connection:
-        return self._engine.connect().execution_options(**{READ_ONLY: True})
+        return read_connection(self._engine)
 
     def _size_of(self, name: str) -> int:
         with self._reader() as conn:

@@ -19,13 +19,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import anyio.to_thread
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 from starlette.requests import ClientDisconnect
 
 import crypto
 from app import clock
-from app.db import READ_ONLY, read_session, rowcount
+from app.db import read_connection, read_session, rowcount
 from app.errors import (
     EnvelopeRejected,
     InsufficientStorage,
@@ -183,13 +183,9 @@ class Uploads:
         self.runtime = runtime
         self.blobs = runtime.blobs
 
-    def _reader(self) -> Connection:
-        """A connection for reads only: with SQLite it takes no write lock, so
-        lookups never queue behind another upload's commit."""
-        return self.runtime.engine.connect().execution_options(**{READ_ONLY: True})
-
     def _target(self, sid: str, eid: str) -> _Target:
-        with self._reader() as connection:
+        # Read-only: a lookup never queues behind another upload's commit.
+        with read_connection(self.runtime.engine) as connection:
             row = connection.execute(_TARGET, {"of_sid": sid, "of_eid": eid}).first()
         if row is None:
             raise NotFound()
