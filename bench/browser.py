@@ -234,13 +234,7 @@ def _encrypt_measurement(
     for row in _heap_rows(run):
         table.append([*row, ""])
     return Measurement(
-        key="",
         title=title,
-        command="",
-        when="",
-        seconds=0,
-        load=[],
-        machine={},
         headline=Headline(
             item=item,
             ours=f"{run.mbps(run.ours):.1f} MB/s",
@@ -439,13 +433,7 @@ def page_weight(ctx: Any) -> Measurement:
     total = _sum(root, every)
     sodium = _sum(root, {"libsodium.js"})
     return Measurement(
-        key="",
         title="Page weight of the intake page",
-        command="",
-        when="",
-        seconds=0,
-        load=[],
-        machine={},
         headline=Headline(
             item="Page weight, `/`",
             ours=f"first render {first[1] / 1000:.1f} kB, total {total[1] / 1000:.1f} kB gzip",

@@ -60,18 +60,21 @@ class Headline:
 
 @dataclass
 class Measurement:
-    key: str
+    """What a benchmark measured; `bench.cli.run_one` fills in how the run went
+    (key, command, when, seconds, load, machine, quick)."""
+
     title: str
-    command: str
-    when: str
-    seconds: float
-    load: list[float]  # 1-minute load average before and after
-    machine: dict[str, str]
     headline: Headline | None
     table: list[list[str]]  # first row is the header
     method: str
     notes: list[str] = field(default_factory=list)
     analysis: str = ""  # why a target is not met (shown only when it is not)
+    key: str = ""
+    command: str = ""
+    when: str = ""
+    seconds: float = 0.0
+    load: list[float] = field(default_factory=list)  # 1-minute load average before and after
+    machine: dict[str, str] = field(default_factory=dict)
     quick: bool = False
 
     def to_json(self) -> dict[str, Any]:

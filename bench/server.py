@@ -386,13 +386,7 @@ def throughput(ctx: Any) -> Measurement:
         + ".",
     ]
     return Measurement(
-        key="",
         title="Server: 64 KiB envelopes from 50 concurrent clients",
-        command="",
-        when="",
-        seconds=0,
-        load=[],
-        machine={},
         headline=Headline(
             item="Server: 64 KiB uploads, 50 clients",
             ours=f"{_rate(ours.rate)}/s, p50 {ours.p(0.5):.0f} ms, p99 {ours.p(0.99):.0f} ms",
@@ -667,13 +661,7 @@ def rss(ctx: Any) -> Measurement:
         ],
     ]
     return Measurement(
-        key="",
         title=f"Server: peak memory on a {total / 1e6:.0f} MB upload",
-        command="",
-        when="",
-        seconds=0,
-        load=[],
-        machine={},
         headline=Headline(
             item=f"Server: RSS growth, {total / 1e6:.0f} MB upload",
             ours=f"+{ours.growth_mb:.1f} MB",

@@ -357,13 +357,7 @@ def bulk(ctx: Any) -> Measurement:
             "keyring unlock excluded): " + "; ".join(profile)
         )
     return Measurement(
-        key="",
         title="Verifier: decrypt a 1 GB bundle",
-        command="",
-        when="",
-        seconds=0,
-        load=[],
-        machine={},
         headline=Headline(
             item="Verifier: 1 GB bundle decrypt",
             ours=f"{mb / tool_net:.0f} MB/s",
@@ -423,13 +417,7 @@ def many(ctx: Any) -> Measurement:
         ],
     ]
     return Measurement(
-        key="",
         title=f"Verifier: {count:,} small submissions",
-        command="",
-        when="",
-        seconds=0,
-        load=[],
-        machine={},
         headline=Headline(
             item=f"Verifier: {count:,} small submissions",
             ours=f"{tool_s:.1f} s",

@@ -66,10 +66,10 @@ def _kill_on_rename_of(server: ServerProcess, path: Path) -> subprocess.Popen[by
     return tracer
 
 
-def test_killed_between_marking_complete_and_storing_the_blob(
-    org: DemoOrg, sqlite_template: Path, tmp_path: Path
-) -> None:
-    server = ServerProcess(
+@pytest.fixture
+def server(org: DemoOrg, sqlite_template: Path, tmp_path: Path) -> ServerProcess:
+    """A server on its own copy of the migrated SQLite database (not started)."""
+    return ServerProcess(
         org,
         copy_sqlite(sqlite_template, tmp_path),
         tmp_path / "blobs",
@@ -77,6 +77,11 @@ def test_killed_between_marking_complete_and_storing_the_blob(
         initialise=False,
         INTAKE_POW_DIFFICULTY="0",
     )
+
+
+def test_killed_between_marking_complete_and_storing_the_blob(
+    org: DemoOrg, server: ServerProcess
+) -> None:
     prepared = prepare_submission(org, new_canary())
     data = prepared.envelopes["form"]
     with ResumingClient(server.url, ClientStats()) as client, running(server):
@@ -100,16 +105,8 @@ def test_killed_between_marking_complete_and_storing_the_blob(
 
 
 def test_every_byte_received_then_connection_lost_can_still_be_finalised(
-    org: DemoOrg, sqlite_template: Path, tmp_path: Path
+    org: DemoOrg, server: ServerProcess
 ) -> None:
-    server = ServerProcess(
-        org,
-        copy_sqlite(sqlite_template, tmp_path),
-        tmp_path / "blobs",
-        tmp_path / "server.log",
-        initialise=False,
-        INTAKE_POW_DIFFICULTY="0",
-    )
     prepared = prepare_submission(org, new_canary())
     data = prepared.envelopes["form"]
     with ResumingClient(server.url, ClientStats()) as client, running(server):
