@@ -3,7 +3,8 @@ the blob store, safe to keep off-site.
 
 A backup holds what the server holds and nothing more: ciphertext (blobs,
 replies), signed manifests, signed receipts and the bookkeeping rows (random
-ids, sizes, hour-rounded times, mailbox ids). No key that opens anything ever
+ids, sizes, hour-rounded times, and the mailbox id of each reply waiting:
+submissions hold none since migration 0003). No key that opens anything ever
 reaches the server, so none is in a backup: whoever steals one learns what a
 seized server would tell them.
 
@@ -70,6 +71,7 @@ from app.migrate import alembic_config, downgrade, upgrade
 from app.models import BlobChunk
 from app.runtime import Runtime
 from app.storage import BlobMissing, BlobStore, DatabaseBlobStore
+from crypto.bundle import BoundedTarInfo
 
 FORMAT = "intake-backup"
 FORMAT_VERSION = 1
@@ -336,6 +338,7 @@ class _Writer:
             raise BackupError(f"{self.out} already exists") from exc
         finally:
             self.tmp.unlink(missing_ok=True)
+        clock.round_file_times(self.out)
         fd = os.open(self.out.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(fd)
@@ -549,7 +552,9 @@ def backup(
             manifest = {
                 "format": FORMAT,
                 "version": FORMAT_VERSION,
-                "created": clock.rfc3339(clock.now()),
+                # The hour, like every time the server keeps: a backup travels
+                # further than the server and must date nothing more exactly.
+                "created": clock.rfc3339(clock.hour()),
                 "revision": revision,
                 "dialect": runtime.engine.dialect.name,
                 "blob_backend": runtime.settings.blob_backend,
@@ -620,7 +625,11 @@ def _open_archive(tar: tarfile.TarFile) -> _Archive:
     """Indexes the members and reads MANIFEST.json; refuses anything that is
     not exactly what a backup writes (names are never used as paths)."""
     members: dict[str, tarfile.TarInfo] = {}
-    for info in tar.getmembers():
+    try:
+        infos = tar.getmembers()
+    except (OSError, tarfile.TarError) as exc:
+        raise ArchiveInvalid(f"the archive's member headers are not a backup's: {exc}") from exc
+    for info in infos:
         if not info.isreg():
             raise ArchiveInvalid(f"{info.name!r} is not a regular file")
         if info.name in members:
@@ -882,7 +891,9 @@ def restore(runtime: Runtime, path: Path) -> RestoreReport:
     root = crypto.TrustRoot.parse(settings.trust_root) if settings.trust_root else None
     notes: list[str] = []
     try:
-        tar = tarfile.open(path, mode="r:")  # noqa: SIM115 -- closed by the `with tar` below
+        # Bounded headers: an archive is read before it is checked, and a
+        # huge PAX header would otherwise be read whole into memory.
+        tar = tarfile.open(path, mode="r:", tarinfo=BoundedTarInfo)  # noqa: SIM115 -- closed by the `with tar` below
     except (OSError, tarfile.TarError) as exc:
         raise ArchiveInvalid(f"{path} is not a readable tar archive: {exc}") from exc
     with tar:

@@ -12,6 +12,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+import crypto
 from app.settings import Settings
 
 # uvicorn's access log would record every client address: it is off, and its
@@ -118,9 +119,9 @@ def import_manifest(file: Path) -> None:
     settings = _settings()
     runtime = build_runtime(settings)
     try:
-        envelope = json.loads(file.read_bytes())
+        envelope = crypto.load_json(file.read_bytes())
     except ValueError:
-        _fail(f"{file} is not JSON")
+        _fail(f"{file} is not JSON (or nests deeper than any manifest does)")
     if not isinstance(envelope, dict):
         _fail(f"{file} is not a DSSE envelope")
     try:
@@ -133,7 +134,10 @@ def import_manifest(file: Path) -> None:
         _fail(f"{file}: {exc.text}", hint)
     finally:
         runtime.close()
-    click.echo(f"accepted manifest version {manifest.version}, fingerprint {manifest.fingerprint}")
+    click.echo(
+        f"accepted manifest version {manifest.version}, fingerprint {manifest.fingerprint}, "
+        f"key-set fingerprint {manifest.key_set_fingerprint}"
+    )
 
 
 @manifests.command("list")
@@ -149,7 +153,8 @@ def list_manifests() -> None:
             manifest = runtime.manifests.parse(row)
             click.echo(
                 f"version {manifest.version}  expires {clock.rfc3339(manifest.expires)}  "
-                f"fingerprint {manifest.fingerprint}"
+                f"fingerprint {manifest.fingerprint}  "
+                f"key set {manifest.key_set_fingerprint}"
             )
     runtime.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, 
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import clock
 from app.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -32,11 +34,19 @@ def make_engine(settings: Settings) -> Engine:
         return create_engine(url, pool_pre_ping=True, **_POOL)
 
     in_file = bool(url.database) and url.database != ":memory:"
+    connect_args: dict[str, Any] = {"check_same_thread": False}
     if in_file:
-        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(str(url.database)).absolute()
+        database.parent.mkdir(parents=True, exist_ok=True)
+        round_times = _hour_rounder(database)
+        connect_args["factory"] = _closing_rounds_times(round_times)
     # An in-memory database lives in one connection: no pool to size.
     pool = _POOL if in_file else {}
-    engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
+    engine = create_engine(url, connect_args=connect_args, **pool)
+    if in_file:
+        # Every use of a connection ends here, after its last read or write:
+        # the one place that sets the files' times back to the hour.
+        event.listen(engine, "checkin", lambda *_: round_times())
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -60,6 +70,43 @@ def make_engine(settings: Settings) -> Engine:
         conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _hour_rounder(database: Path) -> Callable[[], None]:
+    """Sets the times of a SQLite database's files (the database, its WAL,
+    shared memory and rollback journal) and of their directory to the hour.
+
+    SQLite writes the WAL and shared memory on every commit (readers write
+    the shared memory too), and each read moves the access time: left
+    alone, a seized disk dates the last upload, reply or mailbox read to
+    the nanosecond, defeating the hour-rounding of every stored time. A few
+    `utime` calls per connection use (microseconds) keep them to the hour."""
+    paths = [database.with_name(database.name + suffix) for suffix in _SQLITE_SUFFIXES]
+    paths.append(database.parent)
+
+    def round_times() -> None:
+        clock.round_file_times(*paths)
+
+    return round_times
+
+
+_SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def _closing_rounds_times(round_times: Callable[[], None]) -> type[sqlite3.Connection]:
+    """A sqlite3 connection class that rounds the file times once closed: the
+    last connection to close checkpoints the WAL into the database and
+    removes the WAL and shared memory files (the pool's own "close" event
+    comes before that)."""
+
+    class Connection(sqlite3.Connection):
+        def close(self) -> None:
+            try:
+                super().close()
+            finally:
+                round_times()
+
+    return Connection
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

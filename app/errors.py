@@ -30,6 +30,13 @@ class InvalidRequest(IntakeError):
     message = "The request body is not valid."
 
 
+class JsonTooDeep(InvalidRequest):
+    """Refused before parsing: the parser recurses once per level."""
+
+    code = "json-too-deep"
+    message = "The body nests arrays and objects too deeply."
+
+
 class LimitExceeded(IntakeError):
     status = 422
     code = "limit-exceeded"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 
-from app.errors import InvalidRequest, UploadTooLarge
+import crypto
+from app.errors import InvalidRequest, JsonTooDeep, UploadTooLarge
+from crypto.encoding import MAX_JSON_DEPTH, JSONTooDeep
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -23,11 +26,24 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def parse_json_object(body: bytes) -> dict[str, Any]:
+def parse_json(body: bytes) -> Any:
+    """The body as JSON, read as strictly as the offline tools read it:
+    nesting bounded before the parser recurses (a deep body was a 500), and
+    no duplicate key or NaN/Infinity, which other readers of the same
+    document (the browser, the verifier) could take differently."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest("The body is not JSON.") from exc
+        return crypto.load_json(body)
+    except JSONTooDeep as exc:
+        raise JsonTooDeep(max_depth=MAX_JSON_DEPTH) from exc
+    except ValueError as exc:
+        raise InvalidRequest(
+            "The body is not strict JSON: UTF-8, no duplicate keys, no NaN or Infinity."
+        ) from exc
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """`parse_json`, and the body must be an object."""
+    data = parse_json(body)
     if not isinstance(data, dict):
         raise InvalidRequest("The body must be a JSON object.")
     return data
@@ -42,3 +58,23 @@ def request_target(request: Request) -> str:
     if query:
         target += "?" + query.decode("latin-1")
     return target
+
+
+class StrictJSONRoute(APIRoute):
+    """A route whose JSON body (a pydantic model) passes `parse_json` before
+    FastAPI reads it: FastAPI's own reading takes duplicate keys (the last
+    wins) and recurses to any depth. Routes without a body field (uploads,
+    which stream) are left alone."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def strict(request: Request) -> Response:
+            body = await request.body()  # kept by the request: FastAPI reads it again
+            if body:
+                parse_json(body)
+            return await handler(request)
+
+        return strict

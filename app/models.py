@@ -100,7 +100,8 @@ class Submission(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # 128 random bits, hex
     kind: Mapped[str] = mapped_column(String(16))
-    mailbox: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # No mailbox id: it would link a submission, its follow-ups and the
+    # mailbox reads, and the verifier finds it inside the ciphertext.
     state: Mapped[str] = mapped_column(String(16), default="uploading")
     created: Mapped[datetime] = mapped_column(UTCDateTime)
     completed: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -151,6 +152,8 @@ class Reply(Base):
     __tablename__ = "replies"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # hex(H(32, token)), from the verifier's reply file: the one place the
+    # server keeps a mailbox id, for as long as the reply is kept.
     mailbox: Mapped[str] = mapped_column(String(64), index=True)
     envelope: Mapped[bytes] = mapped_column(LargeBinary)
     kid: Mapped[str] = mapped_column(String(32))

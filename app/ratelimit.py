@@ -2,7 +2,8 @@
 
 Deliberately not keyed by client address: the server never looks at one (Tor
 users share exits, and an address is exactly what we must not keep). Buckets
-are per route, globally, and per submission id for uploads. They live only in
+are per route, globally, and per submission id for uploads; none is charged
+before a request has shown it is not junk (see DEFAULT_RATES). They live only in
 this process's memory and are never persisted or logged.
 """
 
@@ -22,14 +23,24 @@ class Rate:
     burst: float
 
 
-# Generous for people, tight enough that one client cannot flood a route.
+# Every bucket is charged only for a request that has already shown it is
+# not junk, so that anonymous junk can never drain what honest people need:
+# - "submissions.create" and "mailbox" after a valid, unspent proof of work
+#   is redeemed (in the same transaction: a 429 does not burn the proof);
+#   they cap what paid requests cost the database, and the proof-of-work
+#   price rises with load well before they run dry (`app/pow`);
+# - "upload.per-submission" per submission id, which only a paid declaration
+#   makes and nobody can guess (a junk id fills only its own bucket);
+# - "manifests.rejected" after a posted manifest or site document failed
+#   verification: valid signed documents never touch a bucket, so a flood
+#   cannot delay a revocation. It saves no work (the document was already
+#   verified), only answers a prober 429 instead of the failure reason.
+# Challenges have no bucket: issuing one costs a single MAC.
 DEFAULT_RATES: dict[str, Rate] = {
-    "challenges": Rate(per_minute=600, burst=120),
     "submissions.create": Rate(per_minute=300, burst=60),
-    "submissions.upload": Rate(per_minute=6000, burst=600),
     "upload.per-submission": Rate(per_minute=600, burst=120),
-    "mailbox": Rate(per_minute=60, burst=10),
-    "manifests.post": Rate(per_minute=30, burst=10),
+    "mailbox": Rate(per_minute=600, burst=120),
+    "manifests.rejected": Rate(per_minute=30, burst=10),
 }
 
 _MAX_KEYS = 50_000

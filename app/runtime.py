@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import make_engine, make_session_factory
 from app.errors import InsufficientStorage
+from app.mailbox.service import mailbox_pow
 from app.manifests.service import ManifestCache
 from app.pow import ProofOfWork
 from app.ratelimit import RateLimiter
@@ -31,6 +32,8 @@ class Runtime:
     blobs: BlobStore
     limiter: RateLimiter
     pow: ProofOfWork
+    # One per process, so its price can follow the load of mailbox checks.
+    mailbox_pow: ProofOfWork
     manifests: ManifestCache = field(default_factory=ManifestCache)
 
     def check_disk(self) -> None:
@@ -55,7 +58,21 @@ def build_runtime(settings: Settings) -> Runtime:
         session_factory=make_session_factory(engine),
         blobs=make_blob_store(settings, engine),
         limiter=RateLimiter(scale=settings.rate_limit_scale),
-        pow=ProofOfWork(settings.pow_key, settings.pow_difficulty, settings.pow_ttl_seconds),
+        pow=ProofOfWork(
+            settings.pow_key,
+            settings.pow_difficulty,
+            settings.pow_ttl_seconds,
+            max_difficulty=settings.pow_max_difficulty,
+            target_per_minute=settings.pow_target_per_minute,
+            half_life_seconds=settings.pow_load_half_life_seconds,
+        ),
+        mailbox_pow=mailbox_pow(settings).adaptive(
+            # Never above the submissions' maximum: reading replies must not
+            # cost more than submitting.
+            max_difficulty=min(settings.mailbox_pow_max_difficulty, settings.pow_max_difficulty),
+            target_per_minute=settings.mailbox_pow_target_per_minute,
+            half_life_seconds=settings.pow_load_half_life_seconds,
+        ),
     )
 
 

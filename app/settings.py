@@ -55,6 +55,20 @@ class Settings(BaseSettings):
     # Proof of work for each mailbox check (codename attempt). Never above
     # `pow_difficulty`: reading replies must not cost more than submitting.
     mailbox_pow_difficulty: int = Field(default=16, ge=0, le=32)
+    # Adaptive price under load (per process): each doubling of the recent
+    # rate of redeemed proofs above `pow_target_per_minute` adds one bit, up
+    # to the maximum; the rate decays with `pow_load_half_life_seconds`, so
+    # the price falls back once the load goes. A maximum at or below the
+    # base difficulty, or a target of 0, keeps the price fixed. At the
+    # defaults the maximum is reached well below the rate the buckets allow
+    # (app/ratelimit.py), so holding a bucket empty costs the most work; the
+    # maximum is what honest people pay then (2^22 is about 40 s in a
+    # desktop browser on a busy machine, longer on a phone).
+    pow_max_difficulty: int = Field(default=22, ge=0, le=32)
+    mailbox_pow_max_difficulty: int = Field(default=20, ge=0, le=32)
+    pow_target_per_minute: float = Field(default=10.0, ge=0)
+    mailbox_pow_target_per_minute: float = Field(default=10.0, ge=0)
+    pow_load_half_life_seconds: float = Field(default=60.0, gt=0)
 
     # A previous manifest stays acceptable this long after its successor
     # arrives, so uploads sealed just before a rotation are not lost.

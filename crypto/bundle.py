@@ -162,6 +162,45 @@ class BundleWriter:
 
 _TAR_ERRORS = (tarfile.TarError, EOFError, ValueError, UnicodeError, OverflowError)
 
+# Extension headers: what the data of a PAX or GNU long-name header may hold.
+# Writers (ours, the server's) emit a PAX header only for a name or size that
+# ustar cannot hold: a few hundred bytes.
+MAX_TAR_HEADER_DATA = 64 * 1024
+_MAX_EXTENSION_RUN = 4  # extension headers in a row before one member
+_EXTENSION_TYPES = frozenset({tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK})
+# Never written for a bundle: global PAX headers pile up for the whole
+# archive; Solaris headers and GNU sparse maps have no use here.
+_REFUSED_TYPES = frozenset({tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_SPARSE})
+
+
+class HeaderRefused(tarfile.TarError):
+    """An extension header too large, one too many, or of a type bundles never hold."""
+
+
+class BoundedTarInfo(tarfile.TarInfo):
+    """Checks each header block before tarfile acts on it.
+
+    tarfile reads a PAX or GNU long-name header's data whole, then copies it
+    while parsing, before a caller sees any member: a 300 MB PAX header made
+    the verifier use ~950 MB before refusing the bundle. Its size is in the
+    512-byte block read first, so it is refused there; so is a run of
+    extension headers, which tarfile follows by recursion.
+    """
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _REFUSED_TYPES:
+            raise HeaderRefused("header type")
+        if self.type in _EXTENSION_TYPES:
+            run = int(getattr(tar, "_bundle_extension_run", 0)) + 1
+            if self.size > MAX_TAR_HEADER_DATA or run > _MAX_EXTENSION_RUN:
+                raise HeaderRefused("extension header")
+        else:
+            run = 0
+        tar._bundle_extension_run = run  # type: ignore[attr-defined]  # state of this read only
+        # tarfile's own dispatch (private, undeclared in typeshed; stable since Python 3.2).
+        member: tarfile.TarInfo = super()._proc_member(tar)  # type: ignore[misc]
+        return member
+
 
 def _malformed() -> InvalidEnvelope:
     return InvalidEnvelope("malformed")
@@ -274,7 +313,9 @@ def read_bundle(src: BinaryIO) -> Iterator[BundleItem]:
     try:
         # A seekable source is walked header to header ("r:" seeks over the
         # data); a stream must be read through ("r|") and its members spooled.
-        tar = tarfile.open(fileobj=src, mode="r:" if seekable else "r|")  # noqa: SIM115
+        tar = tarfile.open(  # noqa: SIM115
+            fileobj=src, mode="r:" if seekable else "r|", tarinfo=BoundedTarInfo
+        )
         have_chain = False
         for member in tar:
             # Regular files only: no links, devices, directories or sparse files.

@@ -10,8 +10,10 @@ import base64
 import binascii
 import json
 import re
+from array import array
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 from crypto import _sodium
@@ -120,12 +122,53 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def load_json(data: bytes | str) -> Any:
-    """Parse untrusted JSON strictly: UTF-8, no duplicate keys, no NaN/Infinity.
+# No document of the protocol nests deeper than about 6; 64 leaves room and
+# stays far below the parser's recursion limit.
+MAX_JSON_DEPTH = 64
 
-    Raises ``ValueError`` for anything else, including absurd nesting and
-    integers too long to convert, so callers map one exception to their class.
+# A JSON string, possessively (no backtracking, so linear time); an
+# unterminated one runs to the end of the input rather than being retried
+# from every later quote, which would be quadratic.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1, +1, -1, -1 as signed bytes
+
+
+class JSONTooDeep(ValueError):
+    """Arrays and objects nested deeper than `MAX_JSON_DEPTH`."""
+
+    def __init__(self) -> None:
+        super().__init__(f"JSON nested deeper than {MAX_JSON_DEPTH}")
+
+
+def json_depth(data: bytes | str) -> int:
+    """How deep arrays and objects nest in `data`, brackets inside strings not
+    counted. Linear and without recursion, so it can run before the parser,
+    which recurses once per level: a body of a million `[` would otherwise
+    exhaust the stack (RecursionError) or the memory of the process."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    steps = array("b", brackets.translate(_BRACKET_STEP))
+    return max(0, max(accumulate(steps), default=0))
+
+
+def check_json_depth(data: bytes | str) -> None:
+    """`JSONTooDeep` if `data` nests deeper than `MAX_JSON_DEPTH`."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    # Cheap first: fewer opening brackets than the limit cannot nest deeper.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and json_depth(raw) > MAX_JSON_DEPTH:
+        raise JSONTooDeep()
+
+
+def load_json(data: bytes | str) -> Any:
+    """Parse untrusted JSON strictly: UTF-8, no duplicate keys, no NaN/Infinity,
+    nesting no deeper than `MAX_JSON_DEPTH` (checked before parsing).
+
+    Raises ``ValueError`` for anything else (`JSONTooDeep`, a subclass, for
+    nesting), including integers too long to convert, so callers map one
+    exception to their class.
     """
+    check_json_depth(data)
     try:
         text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)

@@ -8,11 +8,12 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.http import StrictJSONRoute
 from app.mailbox import service
 from app.runtime import RuntimeDep
 from app.submissions.schemas import Challenge, PowProof
 
-router = APIRouter(prefix="/api/v1/mailbox", tags=["mailbox"])
+router = APIRouter(prefix="/api/v1/mailbox", tags=["mailbox"], route_class=StrictJSONRoute)
 
 
 class MailboxRequest(BaseModel):
@@ -37,28 +38,31 @@ class MailboxAnswer(BaseModel):
 
 @router.post("/challenges")
 def mailbox_challenge(runtime: RuntimeDep) -> Challenge:
-    """A challenge priced for one mailbox check (cheaper than a submission's)."""
-    runtime.limiter.hit("challenges")
-    issued = service.mailbox_pow(runtime.settings).issue()
+    """A challenge priced for one mailbox check (cheaper than a submission's).
+    Never rate limited: it costs one MAC (see `app.pow`)."""
+    issued = runtime.mailbox_pow.issue()
     return Challenge(challenge=issued.challenge, difficulty=issued.difficulty)
 
 
 @router.post("")
 async def fetch_mailbox(body: MailboxRequest, runtime: RuntimeDep) -> MailboxAnswer:
-    # Global bucket: slows anyone guessing codenames (and anyone hammering the
-    # database) without looking at who asks; the proof of work makes each
-    # guess cost the guesser, not the server.
-    runtime.limiter.hit("mailbox")
+    pow = runtime.mailbox_pow
+    challenge = body.pow.challenge if body.pow else None
+    nonce = body.pow.nonce if body.pow else None
+    # A MAC and one hash, before anything shared: junk without a valid proof
+    # never opens a transaction or touches the bucket below.
+    pow.check(challenge, nonce)
     mailbox = service.mailbox_for_token(body.token)
 
     def fetch() -> list[dict[str, Any]]:
         # One transaction in one worker thread (see app.db.reading).
         with runtime.session_factory() as session, session.begin():
-            service.mailbox_pow(runtime.settings).redeem(
-                session,
-                body.pow.challenge if body.pow else None,
-                body.pow.nonce if body.pow else None,
-            )
+            pow.redeem(session, challenge, nonce)
+            # Global bucket, charged only for a paid, unspent proof: it caps
+            # the database work of checks (and codename guesses) without
+            # looking at who asks. A 429 rolls the redemption back, so the
+            # proof is not lost.
+            runtime.limiter.hit("mailbox")
             return service.fetch(session, runtime.settings, mailbox)
 
     replies = await run_in_threadpool(fetch)

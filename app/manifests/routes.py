@@ -11,6 +11,7 @@ the admins' signatures are the authority.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -20,10 +21,10 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.courier.auth import CourierDep
 from app.db import reading
-from app.errors import NoManifest
+from app.errors import IntakeError, NoManifest
 from app.http import parse_json_object, read_limited
 from app.manifests import recipients, service, site
-from app.runtime import RuntimeDep
+from app.runtime import Runtime, RuntimeDep
 
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_SITE_BYTES = 1024 * 1024
@@ -46,15 +47,17 @@ async def get_chain(runtime: RuntimeDep) -> Response:
 
 @manifests_router.post("", status_code=201)
 async def post_manifest(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
-    runtime.limiter.hit("manifests.post")
-    envelope = parse_json_object(await read_limited(request, MAX_MANIFEST_BYTES))
+    async def handle() -> dict[str, Any]:
+        envelope = parse_json_object(await read_limited(request, MAX_MANIFEST_BYTES))
 
-    def accept() -> dict[str, Any]:
-        with runtime.session_factory() as session, session.begin():
-            manifest = service.accept(session, runtime.settings, runtime.manifests, envelope)
-        return {"version": manifest.version, "fingerprint": manifest.fingerprint}
+        def accept() -> dict[str, Any]:
+            with runtime.session_factory() as session, session.begin():
+                manifest = service.accept(session, runtime.settings, runtime.manifests, envelope)
+            return {"version": manifest.version, "fingerprint": manifest.fingerprint}
 
-    return await run_in_threadpool(accept)
+        return await run_in_threadpool(accept)
+
+    return await _charging_failures(runtime, handle)
 
 
 @manifests_router.get("/audit")
@@ -79,19 +82,37 @@ async def get_site(runtime: RuntimeDep) -> dict[str, Any]:
 
 @site_router.post("", status_code=201)
 async def post_site(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
-    runtime.limiter.hit("manifests.post")
-    envelope = parse_json_object(await read_limited(request, MAX_SITE_BYTES))
+    async def handle() -> dict[str, Any]:
+        envelope = parse_json_object(await read_limited(request, MAX_SITE_BYTES))
 
-    def accept() -> dict[str, Any]:
-        with runtime.session_factory() as session, session.begin():
-            doc = site.accept(session, runtime.manifests, envelope)
-        return {
-            "issued": clock.rfc3339(doc.issued),
-            "manifest_version": doc.manifest_version,
-            "files": len(doc.files),
-        }
+        def accept() -> dict[str, Any]:
+            with runtime.session_factory() as session, session.begin():
+                doc = site.accept(session, runtime.manifests, envelope)
+            return {
+                "issued": clock.rfc3339(doc.issued),
+                "manifest_version": doc.manifest_version,
+                "files": len(doc.files),
+            }
 
-    return await run_in_threadpool(accept)
+        return await run_in_threadpool(accept)
+
+    return await _charging_failures(runtime, handle)
+
+
+async def _charging_failures(
+    runtime: Runtime, handle: Callable[[], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """Verify first, charge a bucket only for a refused document. The admins'
+    signatures are the authority: a valid signed manifest or site document
+    (an emergency revocation) never waits on anonymous traffic. A bounded
+    body (1 MiB) and one verification are what junk costs; past the bucket a
+    prober gets 429 instead of the failure reason."""
+    try:
+        return await handle()
+    except IntakeError as exc:
+        if 400 <= exc.status < 500:
+            runtime.limiter.hit("manifests.rejected")
+        raise
 
 
 @status_router.get("")

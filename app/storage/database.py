@@ -78,7 +78,9 @@ class _RowReader(io.RawIOBase):
                         )
                     ).scalar_one_or_none()
                 if data is None:
-                    raise OSError("blob changed while being read")
+                    # Moved (a racing request stored this partial) or deleted
+                    # since the row list was read: for the reader, gone.
+                    raise BlobMissing(self._key)
                 self._cache = (offset, bytes(data))
                 return self._cache
         return None
@@ -184,10 +186,26 @@ class DatabaseBlobStore:
             if exists is not None:
                 conn.execute(delete(BlobChunk).where(BlobChunk.key == name))
                 return
-            moved = rowcount(
-                conn.execute(update(BlobChunk).where(BlobChunk.key == name).values(key=key))
-            )
-            if not moved:
+            try:
+                with conn.begin_nested():
+                    moved = rowcount(
+                        conn.execute(update(BlobChunk).where(BlobChunk.key == name).values(key=key))
+                    )
+            except IntegrityError:
+                # A racing commit of the same payload (another upload of it)
+                # stored it first: keep that one, as above.
+                conn.execute(delete(BlobChunk).where(BlobChunk.key == name))
+                return
+            if (
+                not moved
+                and conn.execute(
+                    select(BlobChunk.offset).where(BlobChunk.key == key).limit(1)
+                ).first()
+                is None
+            ):
+                # Under READ COMMITTED a racing commit of this very partial
+                # may have moved it while this one waited: this statement
+                # sees that commit, so the blob is there and all is done.
                 raise BlobMissing(upload_id)
 
     def discard_partial(self, upload_id: str) -> None:

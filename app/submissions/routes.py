@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from app import clock
 from app.errors import UnsupportedMediaType
+from app.http import StrictJSONRoute
 from app.runtime import RuntimeDep
 from app.submissions import service
 from app.submissions.schemas import (
@@ -22,7 +23,7 @@ from app.submissions.schemas import (
     UploadHint,
 )
 
-router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"], route_class=StrictJSONRoute)
 
 Sid = Annotated[str, Path(pattern=HEX32)]
 Eid = Annotated[str, Path(pattern=EID)]
@@ -30,8 +31,22 @@ Eid = Annotated[str, Path(pattern=EID)]
 
 @router.post("", status_code=201)
 async def create_submission(body: CreateSubmission, runtime: RuntimeDep) -> Created:
-    runtime.limiter.hit("submissions.create")
-    sid = await run_in_threadpool(service.declare, runtime, body)
+    proof = body.pow
+    # A MAC and one hash, before anything shared: junk without a valid proof
+    # never opens a transaction or touches the bucket below.
+    runtime.pow.check(proof.challenge if proof else None, proof.nonce if proof else None)
+
+    def declare() -> str:
+        # As `service.declare` (one transaction in one worker thread), with the
+        # global bucket charged only once the proof is redeemed: a request
+        # without a valid, unspent proof never drains it, and a 429 rolls the
+        # redemption back, so the proof is not lost.
+        with runtime.session_factory() as session, session.begin():
+            sid = service.create(session, runtime, body).id
+            runtime.limiter.hit("submissions.create")
+            return sid
+
+    sid = await run_in_threadpool(declare)
     return Created(id=sid, upload=UploadHint(chunk=runtime.settings.upload_chunk_bytes))
 
 
@@ -59,7 +74,9 @@ async def put_envelope(
     runtime: RuntimeDep,
     offset: Annotated[int, Query(ge=0)],
 ) -> Offset:
-    runtime.limiter.hit("submissions.upload")
+    # Per submission only: its id comes from a paid declaration and cannot be
+    # guessed, so junk ids fill only their own buckets. (A global bucket here
+    # was drained by PUTs to made-up ids, locking every upload out.)
     runtime.limiter.hit("upload.per-submission", sid)
     # Only octet-stream: browsers cannot send it cross-origin without a
     # preflight, which this server never grants.

@@ -29,7 +29,16 @@ class PowProof(_Strict):
 
 class CreateSubmission(_Strict):
     kind: Literal["submission", "followup"]
-    mailbox: str | None = Field(default=None, pattern=HEX64)
+    # Read and dropped, never stored: pages loaded before the upgrade still
+    # send it, and refusing them would lose an applicant's submission. The
+    # id would link a submission, its follow-ups and the mailbox reads; the
+    # verifier takes it from inside the ciphertext.
+    mailbox: str | None = Field(
+        default=None,
+        pattern=HEX64,
+        deprecated=True,
+        description="Ignored and not stored; pages no longer send it.",
+    )
     envelopes: list[EnvelopeDecl] = Field(min_length=1, max_length=1000)
     pow: PowProof | None = None
 

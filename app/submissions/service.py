@@ -13,6 +13,7 @@ with SQLite and the `db` blob backend they would wait on their own lock.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
 from collections.abc import AsyncIterator
@@ -42,7 +43,7 @@ from app.errors import (
 from app.manifests import service as manifests
 from app.models import Envelope, Submission
 from app.runtime import Runtime
-from app.storage import OffsetConflict, PartialBusy, StorageFull, upload_id
+from app.storage import BlobMissing, OffsetConflict, PartialBusy, StorageFull, upload_id
 from app.submissions.schemas import CreateSubmission
 
 MAGIC = b"INTAKEv1"
@@ -100,7 +101,6 @@ def create(session: Session, runtime: Runtime, body: CreateSubmission) -> Submis
     submission = Submission(
         id=secrets.token_hex(16),
         kind=body.kind,
-        mailbox=body.mailbox,
         state="uploading",
         created=clock.hour(),
         size=total,
@@ -219,7 +219,11 @@ class Uploads:
             ]
         for target in targets:
             if self.blobs.partial_size(target.upload_id) == target.size:
-                self._complete(target)
+                # Gone meanwhile, the envelope not complete: a racing request
+                # refused it (and was told why); the finalise that follows
+                # answers "incomplete", never an error of its own.
+                with contextlib.suppress(BlobMissing):
+                    self._complete(target)
 
     async def upload(
         self, sid: str, eid: str, offset: int, body: AsyncIterator[bytes], length: int | None
@@ -262,12 +266,23 @@ class Uploads:
                 if data:
                     appender.write(data)
         except OffsetConflict as exc:
-            raise OffsetMismatch(exc.actual) from exc
+            return self._after_conflict(target, offset, exc)
         except PartialBusy as exc:
             raise UploadBusy() from exc
         except StorageFull as exc:
             raise InsufficientStorage() from exc
         return self._finish(target, appender.size, disconnected)
+
+    def _after_conflict(self, target: _Target, offset: int, conflict: OffsetConflict) -> int:
+        """The answer to a PUT whose offset no longer fits the partial. If a
+        racing request completed the envelope (and moved its partial away)
+        since `_open` looked, the answer `_open` now gives a retried request;
+        otherwise the offset the server holds."""
+        if self._target(target.sid, target.eid).complete:
+            if offset == target.size:
+                return target.size
+            raise UploadClosed() from conflict
+        raise OffsetMismatch(conflict.actual) from conflict
 
     async def _upload_streamed(
         self, sid: str, eid: str, offset: int, body: AsyncIterator[bytes], length: int | None
@@ -282,7 +297,7 @@ class Uploads:
             context = self.blobs.append(target.upload_id, offset)
             appender = await run(context.__enter__)
         except OffsetConflict as exc:
-            raise OffsetMismatch(exc.actual) from exc
+            return await run(self._after_conflict, target, offset, exc)
         except PartialBusy as exc:
             raise UploadBusy() from exc
 
@@ -327,7 +342,11 @@ class Uploads:
         the prefix of a part and records how much is held."""
         if not disconnected:
             if size == target.size:
-                self._complete(target)
+                try:
+                    self._complete(target)
+                except BlobMissing as exc:
+                    # A racing finalise refused these bytes and dropped them.
+                    raise OffsetMismatch(self.blobs.partial_size(target.upload_id)) from exc
                 return size
             self._check_prefix(target, size)
         self._record(target, size)
@@ -348,21 +367,30 @@ class Uploads:
     def _check_prefix(self, target: _Target, size: int) -> None:
         """Early refusal of a body that cannot be an envelope, before the
         client sends the rest of it."""
+        error = self._prefix_error(target, size)
+        if error is not None:
+            raise self._reject(target, error)
+
+    def _prefix_error(self, target: _Target, size: int) -> EnvelopeRejected | None:
         if size < 12:
-            return
+            return None
         with self.blobs.open_partial(target.upload_id) as src:
             start = src.read(12)
         header_len = int.from_bytes(start[8:12], "big")
         if not hmac.compare_digest(start[:8], MAGIC):
-            raise self._reject(target, EnvelopeRejected(reason="malformed"))
+            return EnvelopeRejected(reason="malformed")
         if header_len > self.runtime.settings.max_header_bytes:
-            raise self._reject(target, EnvelopeRejected("The envelope header is too large."))
+            return EnvelopeRejected("The envelope header is too large.")
         if _FIXED_PREFIX + header_len >= target.size:
-            raise self._reject(target, EnvelopeRejected(reason="malformed"))
+            return EnvelopeRejected(reason="malformed")
+        return None
 
-    def _complete(self, target: _Target) -> None:
-        """Validates a fully received envelope and stores it by payload digest."""
-        self._check_prefix(target, target.size)
+    def _validate(self, target: _Target) -> str:
+        """The hex payload digest of a fully received envelope that passes
+        every check; `EnvelopeRejected` otherwise (nothing dropped yet)."""
+        error = self._prefix_error(target, target.size)
+        if error is not None:
+            raise error
         try:
             with self.blobs.open_partial(target.upload_id) as src:
                 header = crypto.read_header(src)
@@ -370,13 +398,27 @@ class Uploads:
                 src.seek(0)
                 digest = crypto.payload_digest(src)
         except crypto.InvalidEnvelope as exc:
-            raise self._reject(target, EnvelopeRejected(reason=exc.reason)) from exc
-        try:
-            self.check_header(header, target.header_kind)
-        except EnvelopeRejected as exc:
-            raise self._reject(target, exc) from exc
+            raise EnvelopeRejected(reason=exc.reason) from exc
+        self.check_header(header, target.header_kind)
+        return digest.hex()
 
-        key = digest.hex()
+    def _complete(self, target: _Target) -> None:
+        """Validates a fully received envelope and stores it by payload digest.
+
+        Several requests may do this at once for one envelope: finalises that
+        each found every byte held, and the PUT that brought the last ones.
+        The first to store it moves the partial away while the others may
+        still read it (they then find it missing, or cut short); each of those
+        checks the row before answering, and takes the winner's success for
+        its own instead of an error (or, worse, refusing a stored envelope)."""
+        try:
+            key = self._validate(target)
+        except (BlobMissing, EnvelopeRejected) as exc:
+            if self._target(target.sid, target.eid).complete:
+                return
+            if isinstance(exc, EnvelopeRejected):
+                raise self._reject(target, exc) from exc
+            raise
         # The row first, then the bytes: a blob no row names would be taken
         # for an orphan by `intake purge`; a named blob still in its partial
         # is finished there instead (`app.maintenance`).

@@ -14,6 +14,8 @@ import re
 import unicodedata
 from typing import Any
 
+from crypto.encoding import MAX_JSON_DEPTH, JSONTooDeep, check_json_depth
+
 # Categories removed from names and made visible in text: controls (terminal
 # escapes), format characters (bidi overrides U+202A-202E and isolates
 # U+2066-2069, zero-width joiners), surrogates, private use, unassigned, and the
@@ -327,11 +329,14 @@ def _refuse_constant(name: str) -> Any:
 def strict_json(data: bytes | str) -> Any:
     """Parse JSON strictly: UTF-8, no duplicate keys, no NaN, bounded nesting."""
     try:
+        check_json_depth(data)  # before the parser recurses once per level
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         return json.loads(
             text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant
         )
     except HostileJSONError:
         raise
+    except JSONTooDeep:
+        raise HostileJSONError(f"nested deeper than {MAX_JSON_DEPTH}") from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise HostileJSONError(type(exc).__name__) from None

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 from sqlalchemy import inspect, select
 
 import crypto
-from app.backup import ArchiveInvalid, StoreDamaged, TargetNotEmpty, backup, restore
+from app.backup import MANIFEST_NAME, ArchiveInvalid, StoreDamaged, TargetNotEmpty, backup, restore
 from app.models import Envelope, Reply, Submission
 from app.runtime import Runtime, build_runtime
 from app.settings import Settings
@@ -380,6 +380,33 @@ def test_restore_refuses_a_damaged_archive_before_writing_anything(
     assert list(target.blobs.list_blobs()) == []
 
 
+def test_restore_refuses_a_huge_pax_header_before_reading_it(
+    source: Source, runtime_for: Any, tmp_path: Path
+) -> None:
+    """A hostile archive's 200 MiB PAX header (sparse on disk) used to be read
+    whole into memory before anything was checked."""
+    hostile = tmp_path / "hostile.tar"
+    shutil.copyfile(source.archive, hostile)
+    size = 200 * 1024 * 1024
+    with hostile.open("r+b") as out:
+        # Replace the end-of-archive blocks with a PAX header claiming `size` bytes.
+        end = hostile.stat().st_size
+        data = out.read()
+        last = data.rstrip(b"\0")
+        offset = -(-len(last) // 512) * 512
+        assert offset < end
+        header = tarfile.TarInfo("././@PaxHeader")
+        header.type = tarfile.XHDTYPE
+        header.size = size
+        out.seek(offset)
+        out.write(header.tobuf(format=tarfile.USTAR_FORMAT))
+        out.truncate(offset + 512 + size + 1024)
+    target = runtime_for(f"sqlite:///{tmp_path / 'target.db'}", tmp_path / "blobs")
+    with pytest.raises(ArchiveInvalid, match="member headers"):
+        restore(target, hostile)
+    assert inspect(target.engine).get_table_names() == []
+
+
 def test_restore_refuses_a_blob_whose_bytes_match_the_manifest_but_not_its_name(
     source: Source, org: Org, runtime_for: Any, tmp_path: Path
 ) -> None:
@@ -535,6 +562,9 @@ APPLICANT_TABLES = ("submissions", "envelopes", "receipts", "replies", "seen_sig
 def test_backup_holds_no_plaintext_no_address_and_only_hour_rounded_times(source: Source) -> None:
     """What makes an archive safe to copy off-site: it tells its holder no
     more than a seized server would."""
+    written = source.archive.stat()  # before reading moves the access time
+    assert written.st_mtime_ns % 3_600_000_000_000 == 0
+    assert written.st_atime_ns % 3_600_000_000_000 == 0
     data = source.archive.read_bytes()
     for sealed in source.sealed.values():
         assert sealed.canary.encode() not in data
@@ -552,4 +582,9 @@ def test_backup_holds_no_plaintext_no_address_and_only_hour_rounded_times(source
                     assert (moment.minute, moment.second, moment.microsecond) == (0, 0, 0)
     with tarfile.open(source.archive) as tar:
         assert {info.mode for info in tar.getmembers()} == {0o600}
-    assert stat.S_IMODE(source.archive.stat().st_mode) == 0o600
+        assert {info.mtime for info in tar.getmembers()} == {0}
+        listing = tar.extractfile(MANIFEST_NAME)
+        assert listing is not None
+        created = datetime.fromisoformat(json.loads(listing.read())["created"])
+    assert (created.minute, created.second, created.microsecond) == (0, 0, 0)
+    assert stat.S_IMODE(written.st_mode) == 0o600

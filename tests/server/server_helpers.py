@@ -109,9 +109,10 @@ def create(
 ) -> Any:
     body: dict[str, Any] = {
         "kind": kind,
-        "mailbox": mailbox,
         "envelopes": [{"id": eid, "size": len(data)} for eid, data in envelopes.items()],
     }
+    if mailbox is not None:  # what pages loaded before migration 0003 still send
+        body["mailbox"] = mailbox
     if pow_proof is not None:
         body["pow"] = pow_proof
     return client.post("/api/v1/submissions", json=body)

@@ -94,6 +94,19 @@ def test_genesis_import_without_trust_root_explains_what_to_set(
     assert "INTAKE_TRUST_ROOT" in result.output
 
 
+def test_a_manifest_file_nested_too_deep_is_refused_with_a_message_not_a_traceback(
+    migrated_url: str, database_url: str, tmp_path: Path, world: World
+) -> None:
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text('{"payload": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    result = CliRunner().invoke(
+        main, ["manifests", "import", str(hostile)], env=_env(database_url, tmp_path, world)
+    )
+    assert result.exit_code == 1
+    assert "is not JSON" in result.output
+    assert not isinstance(result.exception, RecursionError)
+
+
 def test_bad_settings_are_reported_not_traced(tmp_path: Path) -> None:
     env = {"INTAKE_POW_SECRET": "changeme", "INTAKE_ENVIRONMENT": "production"}
     result = CliRunner().invoke(main, ["status"], env=env)

@@ -54,7 +54,7 @@ def test_hsts_and_onion_location_when_configured(make_client: Callable[..., Test
     assert response.headers["onion-location"] == "http://example2345.onion/"
 
 
-def test_static_files_may_be_cached_but_are_revalidated(client: TestClient) -> None:
+def test_static_files_are_never_stored_by_the_browser(client: TestClient) -> None:
     static = Path(__file__).resolve().parents[2] / "app" / "static"
     files = [p for p in static.rglob("*") if p.is_file() and "vendor" not in p.parts]
     if not files:
@@ -62,7 +62,7 @@ def test_static_files_may_be_cached_but_are_revalidated(client: TestClient) -> N
     path = "/static/" + files[0].relative_to(static).as_posix()
     response = client.get(path)
     assert response.status_code == 200
-    _assert_hardened(response, cache="no-cache")
+    _assert_hardened(response)
 
 
 def test_errors_have_one_shape(client: TestClient) -> None:

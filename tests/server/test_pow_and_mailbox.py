@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -128,7 +129,121 @@ def test_mailbox_is_rate_limited_without_regard_to_who_asks(
         client.post(
             "/api/v1/mailbox", json=body, headers={"X-Forwarded-For": f"198.51.100.{n}"}
         ).status_code
-        for n in range(20)
+        for n in range(130)
     ]
-    assert statuses[:10] == [200] * 10
+    assert statuses[:120] == [200] * 120
     assert statuses[-1] == 429
+
+
+def _mailbox_proof(client: TestClient) -> dict[str, str]:
+    issued = client.post("/api/v1/mailbox/challenges").json()
+    return {
+        "challenge": issued["challenge"],
+        "nonce": solve(issued["challenge"], issued["difficulty"]),
+    }
+
+
+def test_requests_without_a_valid_unspent_proof_never_drain_a_bucket(
+    make_client: Callable[..., TestClient], genesis: dict[str, Any]
+) -> None:
+    client = make_client(rate_limit_scale=1, pow_difficulty=BITS, mailbox_pow_difficulty=BITS)
+    form = seal(genesis, b"form")
+    token = crypto.b64e(b"\x03" * 32)
+    spent = _mailbox_proof(client)
+    assert client.post("/api/v1/mailbox", json={"token": token, "pow": spent}).status_code == 200
+    paid = pow_proof(client)
+    assert create(client, {"form": form}, pow_proof=paid).status_code == 201
+    # Far more junk than either bucket holds (mailbox 120, submissions 60):
+    # none, wrong and replayed proofs.
+    wrong = {"challenge": paid["challenge"], "nonce": "not-it"}
+    junk_mailbox = [None, wrong, spent]
+    junk_create = [None, wrong, paid]
+    for n in range(150):
+        proof = junk_mailbox[n % 3]
+        body = {"token": token, **({"pow": proof} if proof else {})}
+        assert client.post("/api/v1/mailbox", json=body).status_code == 403
+        assert create(client, {"form": form}, pow_proof=junk_create[n % 3]).status_code == 403
+    # Honest requests still go through.
+    answer = client.post("/api/v1/mailbox", json={"token": token, "pow": _mailbox_proof(client)})
+    assert answer.status_code == 200
+    assert create(client, {"form": form}, pow_proof=pow_proof(client)).status_code == 201
+    # And challenges have no bucket at all.
+    assert {client.post("/api/v1/challenges").status_code for _ in range(300)} == {200}
+
+
+def test_a_rate_limited_submission_keeps_its_proof_for_a_retry(
+    make_client: Callable[..., TestClient], genesis: dict[str, Any]
+) -> None:
+    # submissions.create at 5% of its rate: 3 at once, then one per 4 seconds.
+    client = make_client(rate_limit_scale=0.05, pow_difficulty=BITS)
+    form = seal(genesis, b"form")
+    statuses = [
+        create(client, {"form": form}, pow_proof=pow_proof(client)).status_code for _ in range(4)
+    ]
+    assert statuses == [201, 201, 201, 429]
+    proof = pow_proof(client)
+    for _ in range(600):  # until the bucket refills (bounded: about 4 s expected)
+        retried = create(client, {"form": form}, pow_proof=proof)
+        if retried.status_code != 429:
+            break
+        time.sleep(0.1)
+    assert retried.status_code == 201, retried.text
+
+
+ADAPTIVE = {
+    "pow_difficulty": 4,
+    "pow_max_difficulty": 7,
+    "mailbox_pow_difficulty": 4,
+    "mailbox_pow_max_difficulty": 6,
+    "pow_target_per_minute": 1,
+    "mailbox_pow_target_per_minute": 1,
+    "pow_load_half_life_seconds": 2,
+}
+
+
+def test_price_rises_with_redeemed_proofs_stays_capped_and_falls_back(
+    make_client: Callable[..., TestClient], genesis: dict[str, Any]
+) -> None:
+    client = make_client(**ADAPTIVE)
+    form = seal(genesis, b"form")
+
+    def price(path: str = "/api/v1/challenges") -> int:
+        difficulty: int = client.post(path).json()["difficulty"]
+        return difficulty
+
+    # Challenges cost nothing, so asking for them never raises the price.
+    assert {price() for _ in range(200)} == {4}
+    early = client.post("/api/v1/challenges").json()
+    seen = []
+    for _ in range(30):
+        assert create(client, {"form": form}, pow_proof=pow_proof(client)).status_code == 201
+        seen.append(price())
+    assert max(seen) == 7  # risen to the maximum, never past it
+    assert min(seen) >= 4
+    # A proof priced before the load rose by more than the grace is stale:
+    # 429, so the page solves a fresh challenge at the new price.
+    stale = create(
+        client,
+        {"form": form},
+        pow_proof={"challenge": early["challenge"], "nonce": solve(early["challenge"], 4)},
+    )
+    assert stale.status_code == 429
+    assert _code(stale) == "pow-stale"
+    assert stale.headers["retry-after"].isdigit()
+    assert create(client, {"form": form}, pow_proof=pow_proof(client)).status_code == 201
+    # The mailbox price follows mailbox checks alone, under its own maximum.
+    assert price("/api/v1/mailbox/challenges") == 4
+    token = crypto.b64e(b"\x04" * 32)
+    mailbox_seen = []
+    for _ in range(30):
+        body = {"token": token, "pow": _mailbox_proof(client)}
+        assert client.post("/api/v1/mailbox", json=body).status_code == 200
+        mailbox_seen.append(price("/api/v1/mailbox/challenges"))
+    assert max(mailbox_seen) == 6
+    # Once the load goes, the price falls back (half-life 2 s here).
+    for _ in range(900):  # bounded: about 20 s expected
+        if price() == 4 and price("/api/v1/mailbox/challenges") == 4:
+            break
+        time.sleep(0.1)
+    assert price() == 4
+    assert price("/api/v1/mailbox/challenges") == 4

@@ -189,3 +189,58 @@ def test_sqlite_connection_pragmas(database_url: str) -> None:
             assert conn.execute(sa.text("PRAGMA busy_timeout")).scalar() == 10_000
     finally:
         engine.dispose()
+
+
+def test_resuming_a_partial_that_is_gone_creates_no_empty_one(store: BlobStore) -> None:
+    """A resumed PUT that lost the race to a request that stored (or dropped)
+    its partial is told the server holds nothing there, and leaves nothing."""
+    with pytest.raises(OffsetConflict) as conflict, store.append(UPLOAD, 100):
+        pass
+    assert conflict.value.actual == 0
+    assert list(store.list_partials()) == []
+
+
+def _times_not_on_the_hour(root: Path) -> list[str]:
+    """Listed with O_NOATIME: looking must not move what is looked at."""
+    hour_ns = 3600 * 1_000_000_000
+    found = []
+    pending = [root]
+    while pending:
+        path = pending.pop()
+        info = path.lstat()
+        found += [
+            f"{path.relative_to(root.parent)} {name}"
+            for name in ("st_atime_ns", "st_mtime_ns")
+            if getattr(info, name) % hour_ns
+        ]
+        if path.is_dir():
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOATIME", 0))
+            try:
+                pending += [path / entry.name for entry in os.scandir(fd)]
+            finally:
+                os.close(fd)
+    return found
+
+
+def test_filesystem_store_leaves_no_time_finer_than_the_hour(tmp_path: Path) -> None:
+    """Every file and directory it creates, writes, renames into or deletes
+    from carries hour times, and reading a blob or listing leaves them so."""
+    root = tmp_path / "data" / "blobs"
+    store = FilesystemBlobStore(root)
+    other = upload_id("c" * 32, "form")
+    for name in (UPLOAD, other):
+        with store.append(name, 0) as out:
+            out.write(b"0123456789")
+    store.commit_partial(UPLOAD, KEY)
+    store.replace_prefix(KEY, 2, b"AB")
+    store.discard_partial(other)
+    with store.append(other, 0) as out:
+        out.write(b"again")
+    store.commit_partial(other, "d" * 64)
+    store.delete("d" * 64)
+    # Readers: each would move an access time on a `relatime` mount.
+    assert _read(store, KEY) == b"AB23456789"
+    assert store.read_head(KEY, 2) == b"AB"
+    assert list(store.list_blobs()) == [KEY]
+    assert list(store.list_partials()) == []
+    assert _times_not_on_the_hour(tmp_path / "data") == []

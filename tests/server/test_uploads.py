@@ -26,6 +26,8 @@ from server_helpers import (
 
 import crypto
 from app.main import create_app
+from app.storage import upload_id
+from app.submissions.service import Uploads
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -411,3 +413,148 @@ def test_previous_manifest_is_accepted_only_during_the_grace_period(
     response = put(strict, sid, "form", 0, late)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "manifest-superseded"
+
+
+def _race(
+    base: str, jobs: list[Callable[[httpx.Client], tuple[int, str]]]
+) -> list[tuple[int, str]]:
+    """Runs every job in its own thread and connection, released together."""
+    results: list[tuple[int, str]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(len(jobs))
+
+    def run(job: Callable[[httpx.Client], tuple[int, str]]) -> None:
+        with httpx.Client(base_url=base, timeout=60) as own:
+            start.wait()
+            answer = job(own)
+            with lock:
+                results.append(answer)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(results) == len(jobs), "a request never came back"
+    return results
+
+
+def _answer(response: httpx.Response) -> tuple[int, str]:
+    body = response.json()
+    return response.status_code, str(
+        body.get("status") or body.get("offset") or body["error"]["code"]
+    )
+
+
+def _finalise_job(sid: str, tries: int = 1) -> Callable[[httpx.Client], tuple[int, str]]:
+    """Finalises up to `tries` times (until complete); the first answer that
+    is not 409 submission-incomplete, else that one."""
+
+    def job(own: httpx.Client) -> tuple[int, str]:
+        answer = (0, "")
+        for _ in range(tries):
+            answer = _answer(own.post(f"/api/v1/submissions/{sid}/finalise"))
+            if answer != (409, "submission-incomplete"):
+                break
+        return answer
+
+    return job
+
+
+# Bounded stress: enough submissions and racers that the window between one
+# finalise finding an envelope's bytes held and another moving them into the
+# store is hit on a loaded 2-core machine, few enough to stay quick.
+_RACED_SUBMISSIONS = 12
+_FINALISERS = 6
+
+
+@pytest.mark.parametrize("blob_backend", ["fs", "db"])
+def test_concurrent_finalises_of_held_envelopes_all_answer_complete_never_500(
+    make_settings: Callable[..., Any], world: World, genesis: dict[str, Any], blob_backend: str
+) -> None:
+    """Every byte held but never validated (the request that carried the
+    last bytes died): several finalises race to validate and store the
+    same envelopes, and every one gets the winner's answer."""
+    app = create_app(make_settings(blob_backend=blob_backend))
+    blobs = app.state.runtime.blobs
+    sids = []
+    with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+        for n in range(_RACED_SUBMISSIONS):
+            # Several envelopes each: a finalise that falls behind another
+            # reaches a later envelope after the other has stored it.
+            envelopes = {"form": seal(genesis, b"form %d" % n)}
+            for a in range(4):
+                content = bytes([n, a]) * 50_000
+                envelopes[attachment_id(n * 10 + a)] = seal(genesis, content, kind="attachment")
+            sid = create(http, envelopes).json()["id"]
+            for eid, data in envelopes.items():
+                # As a killed server leaves them: the partial whole, the row not.
+                with blobs.append(upload_id(sid, eid), 0) as appender:
+                    appender.write(data)
+            sids.append(sid)
+        results = _race(base, [_finalise_job(sid) for sid in sids for _ in range(_FINALISERS)])
+        assert results == [(200, "complete")] * len(results)
+        listing = courier_get(http, world, "/api/v1/courier/submissions").json()["submissions"]
+        assert not list(blobs.list_partials())  # while the app's engine is open
+    assert sorted(s["id"] for s in listing) == sorted(sids)
+
+
+@pytest.mark.parametrize("blob_backend", ["fs", "db"])
+def test_a_request_that_lost_the_race_to_store_an_envelope_answers_the_winners_success(
+    make_client: Callable[..., TestClient], genesis: dict[str, Any], blob_backend: str
+) -> None:
+    """The race above, its interleaving forced: two requests find the same
+    envelope's bytes all held; one stores it (moving the partial away), then
+    the other goes on to validate and store it too."""
+    client = make_client(blob_backend=blob_backend)
+    runtime = client.app.state.runtime
+    form = seal(genesis, b"form")
+    sid = create(client, {"form": form}).json()["id"]
+    with runtime.blobs.append(upload_id(sid, "form"), 0) as appender:
+        appender.write(form)
+    # What the slower request saw: every byte held, the envelope not complete.
+    seen = Uploads(runtime)._target(sid, "form")
+    assert not seen.complete
+    assert client.post(f"/api/v1/submissions/{sid}/finalise").json()["status"] == "complete"
+
+    Uploads(runtime)._complete(seen)  # a finalise: returns as the winner did
+    assert Uploads(runtime)._finish(seen, len(form), disconnected=False) == len(form)  # a PUT
+    final = client.post(f"/api/v1/submissions/{sid}/finalise")
+    assert final.json()["status"] == "complete"
+    assert list(runtime.blobs.list_partials()) == []
+
+
+@pytest.mark.parametrize("blob_backend", ["fs", "db"])
+def test_last_put_racing_finalises_answers_success_never_500(
+    make_settings: Callable[..., Any], world: World, genesis: dict[str, Any], blob_backend: str
+) -> None:
+    """The PUT of an envelope's last bytes races finalises that may validate
+    and store the envelope first: the PUT still answers its offset, and each
+    finalise answers complete or (before the bytes arrived) incomplete."""
+    app = create_app(make_settings(blob_backend=blob_backend))
+    jobs: list[Callable[[httpx.Client], tuple[int, str]]] = []
+    with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+        sids = []
+        for n in range(_RACED_SUBMISSIONS):
+            form = seal(genesis, b"form %d" % n)
+            last = seal(genesis, bytes([n]) * 300_000, kind="attachment")
+            sid = create(http, {"form": form, attachment_id(n): last}).json()["id"]
+            upload(http, sid, "form", form)
+            upload(http, sid, attachment_id(n), last[:-10])
+            sids.append(sid)
+
+            def finish(own: httpx.Client, sid: str = sid, n: int = n, last: bytes = last) -> Any:
+                return _answer(put(own, sid, attachment_id(n), len(last) - 10, last[-10:]))
+
+            jobs.append(finish)
+            jobs.extend(_finalise_job(sid, tries=20) for _ in range(_FINALISERS - 1))
+        results = _race(base, jobs)
+        puts = [answer for answer in results if answer[1].isdigit()]
+        assert len(puts) == _RACED_SUBMISSIONS
+        assert all(status == 200 for status, _ in puts), puts
+        assert set(results) - set(puts) <= {(200, "complete"), (409, "submission-incomplete")}
+        for sid in sids:
+            final = http.post(f"/api/v1/submissions/{sid}/finalise")
+            assert final.status_code == 200, final.text
+        listing = courier_get(http, world, "/api/v1/courier/submissions").json()["submissions"]
+    assert sorted(s["id"] for s in listing) == sorted(sids)

@@ -23,7 +23,6 @@ export function bytesParts(bytes, partSize) {
  *
  * @param {object} opts
  * @param {"submission"|"followup"} opts.kind
- * @param {string|null} opts.mailbox 64-hex mailbox id the replies go to, or null
  * @param {{size: number, build: (digests: Map<string, Uint8Array>) => Promise<Uint8Array>}} opts.form
  *   the form envelope's exact size, known in advance, and a function sealing it
  *   once the attachments' payload digests (by attachment id) are known
@@ -31,13 +30,15 @@ export function bytesParts(bytes, partSize) {
  * @param {(state: string, percent?: number) => void} [opts.onState] "working", "uploading", "offline"
  * @returns {Promise<{id: string, received: string}>}
  */
-export async function sendSubmission({ kind, mailbox, form, attachments, onState = () => {} }) {
+export async function sendSubmission({ kind, form, attachments, onState = () => {} }) {
   const challenge = await api("POST", "/api/v1/challenges", {});
   onState("working");
   const nonce = await solve(challenge.challenge, challenge.difficulty);
   const created = await api("POST", "/api/v1/submissions", {
+    // No mailbox id: the server would only link this submission to the
+    // applicant's others and to his mailbox reads. The verifier finds it
+    // inside the sealed form.
     kind,
-    mailbox,
     envelopes: [
       { id: "form", size: form.size },
       ...attachments.map((a) => ({ id: a.id, size: a.sealed.size })),

@@ -22,10 +22,36 @@ export function leadingZeroBits(bytes) {
 /**
  * Solve a challenge, hashing a batch of nonces at a time and yielding between
  * batches so progress stays visible and the tab responsive on a slow phone.
- * Returns the nonce as a decimal string.
+ * Any difficulty the server names is solved: the server raises it under load
+ * (one bit doubles the expected work), so `onProgress(tried, expected)` is
+ * called after every batch with the nonces tried so far and the expected
+ * total (2^difficulty), for a progress bar. Returns the nonce as a decimal
+ * string.
  */
+/**
+ * An `onProgress` for `solve` that calls `show(percent)` only when the estimate
+ * crosses another `step` percent (a status line read aloud must not chatter),
+ * never above 95: the expected work is an average, not a promise.
+ */
+export function stepwise(show, step = 10) {
+  let shown = 0;
+  return (tried, expected) => {
+    const percent = Math.min(95, Math.floor((100 * tried) / expected / step) * step);
+    if (percent > shown) {
+      shown = percent;
+      show(percent);
+    }
+  };
+}
+
 export async function solve(challenge, difficulty, { batch = 512, onProgress } = {}) {
-  if (difficulty <= 0) return "0";
+  // The server names at most 32 bits; anything else is a broken or hostile
+  // answer, refused rather than hashed for ever.
+  if (!Number.isInteger(difficulty) || difficulty < 0 || difficulty > 32) {
+    throw new RangeError(`proof-of-work difficulty out of range: ${difficulty}`);
+  }
+  if (difficulty === 0) return "0";
+  const expected = 2 ** difficulty;
   const prefix = encoder.encode(`${challenge}:`);
   const subtle = globalThis.crypto.subtle;
   for (let start = 0; ; start += batch) {
@@ -41,6 +67,6 @@ export async function solve(challenge, difficulty, { batch = 512, onProgress } =
     for (let i = 0; i < results.length; i += 1) {
       if (leadingZeroBits(new Uint8Array(results[i])) >= difficulty) return String(start + i);
     }
-    if (onProgress) onProgress(start + batch);
+    if (onProgress) onProgress(start + batch, expected);
   }
 }
