@@ -57,9 +57,14 @@ vendor: node_modules/.installed $(VENV)/.deps ## Copy libsodium.js (pinned in pa
 run: deps vendor ## Migrate, create the demo organisation once, serve on http://127.0.0.1:8000
 	@mkdir -p $(VAR)
 	$(VENV)/bin/intake migrate
-	@if [ ! -d $(DEMO) ]; then $(VENV)/bin/intake-admin demo --out $(DEMO) --server http://$(HOST):$(PORT); fi
+	@# Demo manifests are valid 30 days like any other: an older demo folder gets a renewal.
+	@if [ ! -d $(DEMO) ]; then $(VENV)/bin/intake-admin demo --out $(DEMO) --server http://$(HOST):$(PORT); \
+	  else $(VENV)/bin/intake-admin demo --out $(DEMO) --renew; fi
 	@export INTAKE_TRUST_ROOT="$$(cat $(DEMO)/trust-root.json)"; \
-	  if [ -z "$$($(VENV)/bin/intake manifests list)" ]; then $(VENV)/bin/intake manifests import $(DEMO)/manifest-1.json; fi
+	  held="$$($(VENV)/bin/intake manifests list)"; \
+	  for v in $$(ls $(DEMO) | sed -n 's/^manifest-\([0-9]*\)\.json$$/\1/p' | sort -n); do \
+	    if ! grep -q "^version $$v " <<<"$$held"; then $(VENV)/bin/intake manifests import $(DEMO)/manifest-$$v.json; fi; \
+	  done
 	@echo; cat $(DEMO)/README.txt; echo
 	@echo "The commands above are in .venv/bin: first run  source .venv/bin/activate"
 	@echo "Open http://$(HOST):$(PORT)/ in a browser (Ctrl-C stops the server)."

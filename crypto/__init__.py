@@ -1,4 +1,8 @@
-"""Intake protocol core: implements docs/PROTOCOL.md version 2 and reads version 1.
+"""Intake protocol core: implements docs/PROTOCOL.md version 3 and reads versions 1 and 2.
+
+Version 3 adds reader rules only (the page anchor, the key-set fingerprint,
+short manifest validity): envelopes are still written with ``"v": 2``
+(``ENVELOPE_VERSION``), and every earlier envelope still opens.
 
 Public API (docs/CRYPTO_API.md): everything is importable from ``crypto``.
 Raw libsodium calls live only in ``crypto._sodium``; nothing here imports the
@@ -78,10 +82,15 @@ from crypto.mailbox import (
     open_reply,
 )
 from crypto.manifest import (
+    KEY_SET_DOMAIN,
     Manifest,
     TrustRoot,
     VerifierEntry,
+    anchor_json,
     build_manifest_payload,
+    check_anchor,
+    key_set_bytes,
+    parse_anchor,
     parse_manifest,
     verify_chain,
     verify_genesis,
@@ -102,10 +111,15 @@ from crypto.signatures import (
     verify_rewrap,
 )
 
-PROTOCOL_VERSION = 2
-READS_VERSIONS = (1, 2)
+PROTOCOL_VERSION = 3
+READS_VERSIONS = (1, 2, 3)
+# The header "v" of envelopes written under version 3: the byte formats did
+# not change in version 3, so envelopes keep saying 2.
+ENVELOPE_VERSION = 2
 
 __all__ = [
+    "ENVELOPE_VERSION",
+    "KEY_SET_DOMAIN",
     "MANIFEST_TYPE",
     "PROTOCOL_VERSION",
     "READS_VERSIONS",
@@ -131,11 +145,13 @@ __all__ = [
     "TrustRoot",
     "VerifierEntry",
     "WrongPassphrase",
+    "anchor_json",
     "b64d",
     "b64e",
     "blake2b",
     "build_manifest_payload",
     "canonical_json",
+    "check_anchor",
     "check_meta",
     "check_passphrase_strength",
     "check_payload_framing",
@@ -148,6 +164,7 @@ __all__ = [
     "fingerprint",
     "format_time",
     "generate_identity",
+    "key_set_bytes",
     "kid",
     "load_json",
     "mailbox_id_for_token",
@@ -159,6 +176,7 @@ __all__ = [
     "padded_size",
     "padme",
     "pae",
+    "parse_anchor",
     "parse_authorization",
     "parse_manifest",
     "parse_prefix",

@@ -1,19 +1,24 @@
-"""Key manifests and the chain of trust from the pinned genesis (PROTOCOL.md v2).
+"""Key manifests and the chain of trust from the pinned genesis (PROTOCOL.md v3).
 
 A reader holds only the pinned admin set of genesis (``TrustRoot``) and walks
 the chain: every link must be signed by a threshold of the previous admin set
 *and* of its own (so a rotated set consented), versions strictly increase,
-and only the latest link must be unexpired (v2).
+and only the latest link must be unexpired (v2). A reader that also holds an
+anchor (v3: the newest manifest the page was rendered for) refuses a chain
+that stops short of it or holds another manifest at its version.
 
 Classes, in the order a link is checked: ``malformed`` (structure, kids that
 do not match keys, insane thresholds), ``untrusted-root`` (genesis differs
 from the pin), ``rollback``, then signatures per required set: too few valid
 ones is ``bad-signature`` if a key of that set signed but its signature did
-not verify, else ``threshold``. Finally ``expired`` for the latest link.
+not verify, else ``threshold``. Then ``rollback`` for a chain that does not
+reach the anchor, and finally ``expired`` for the latest link.
 """
 
 from __future__ import annotations
 
+import hmac
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +47,9 @@ STATUSES = ("active", "retired")
 _STANDARD_FIELDS = frozenset(
     {"type", "version", "issued", "expires", "org", "admins", "verifiers", "couriers"}
 )
+# (v3) The key-set fingerprint's domain and the byte of each verifier status.
+KEY_SET_DOMAIN = b"intake/v3/key-set"
+_STATUS_BYTE = {"active": 1, "retired": 2}
 
 
 @dataclass(frozen=True)
@@ -143,8 +151,18 @@ class Manifest:
 
     @property
     def fingerprint(self) -> str:
-        """What applicants compare: kid-style rendering of ``H(16, payload)``."""
+        """This manifest's own fingerprint: kid-style rendering of ``H(16, payload)``."""
         return fingerprint(blake2b(16, self.payload).hex())
+
+    @property
+    def key_set_fingerprint(self) -> str:
+        """(v3) What applicants compare: kid-style rendering of ``H(16, key_set_bytes)``.
+
+        It covers who may read and sign, not issue or expiry dates, so a renewal
+        keeps it and any rotation, retirement or revocation changes it: a page
+        served an old chain shows a key set the organisation no longer publishes.
+        """
+        return fingerprint(blake2b(16, key_set_bytes(self)).hex())
 
     @property
     def admin_keys(self) -> dict[str, bytes]:
@@ -165,6 +183,23 @@ class Manifest:
             if c.sign_kid == kid_hex:
                 return c
         return None
+
+
+def key_set_bytes(manifest: Manifest) -> bytes:
+    """``"intake/v3/key-set" || u32be(threshold) || u32be(n) || admin kids (16 bytes
+    each, ascending) || u32be(m) || per verifier, ascending by kid: kid || sign kid
+    || status byte (1 active, 2 retired)``. Fixed-width fields and counts, so no
+    two key sets share bytes; no JSON, so no canonicalisation to agree on."""
+    admins = sorted(bytes.fromhex(a.sign_kid) for a in manifest.admins)
+    verifiers = sorted(
+        (bytes.fromhex(v.kid), bytes.fromhex(v.sign_kid), _STATUS_BYTE[v.status])
+        for v in manifest.verifiers
+    )
+    out = [KEY_SET_DOMAIN, struct.pack(">II", manifest.threshold, len(admins)), *admins]
+    out.append(struct.pack(">I", len(verifiers)))
+    for vkid, skid, status in verifiers:
+        out.append(vkid + skid + bytes([status]))
+    return b"".join(out)
 
 
 def _key(entry: object, field: str) -> bytes:
@@ -301,11 +336,46 @@ def verify_genesis(envelope: Mapping[str, Any], root: TrustRoot) -> Manifest:
     return genesis
 
 
+def check_anchor(trusted: Sequence[Manifest], anchor: ManifestRef) -> None:
+    """(v3) ``rollback`` unless the verified chain reaches ``anchor``: its latest
+    version is at least the anchor's, and its link at that version has the
+    anchor's digest. A server serving the chain as it was before a revocation
+    (every link still validly signed) is refused this way, not by signatures."""
+    if not isinstance(anchor, ManifestRef):
+        raise TypeError("anchor must be a ManifestRef")
+    link = next((m for m in trusted if m.version == anchor.version), None)
+    # Constant time, as every digest comparison: the anchor is public, but a
+    # habit that never leaks is cheaper than an argument about each case.
+    if link is None or not hmac.compare_digest(link.digest, anchor.digest):
+        raise InvalidSignature("rollback")
+
+
+def parse_anchor(data: object) -> ManifestRef:
+    """An anchor as pages carry it, ``{"version": N, "digest": "<b64 H(32, payload)>"}``;
+    ``InvalidSignature("malformed")`` for anything else (a reader fails closed)."""
+    try:
+        if not isinstance(data, Mapping) or set(data) != {"version", "digest"}:
+            raise ValueError("anchor keys")
+        return ManifestRef(data["version"], b64d(data["digest"]))
+    except (TypeError, ValueError) as exc:
+        raise InvalidSignature("malformed") from exc
+
+
+def anchor_json(manifest: Manifest) -> dict[str, Any]:
+    """The anchor a page rendered for ``manifest`` carries (see ``parse_anchor``)."""
+    return {"version": manifest.version, "digest": b64e(manifest.digest)}
+
+
 def verify_chain(
-    chain: Sequence[Mapping[str, Any]], root: TrustRoot, now: datetime | None = None
+    chain: Sequence[Mapping[str, Any]],
+    root: TrustRoot,
+    now: datetime | None = None,
+    *,
+    anchor: ManifestRef | None = None,
 ) -> list[Manifest]:
     """Walk ``chain`` (genesis first) from the pinned ``root``; the last item is the
-    manifest to use. Only the latest link must be unexpired (v2)."""
+    manifest to use. Only the latest link must be unexpired (v2). With an
+    ``anchor`` (v3), a chain that does not reach it is a ``rollback``."""
     moment = _check_now(now)
     # The chain usually comes straight from hostile JSON: anything but a
     # non-empty list of links is malformed, not a TypeError.
@@ -314,6 +384,8 @@ def verify_chain(
     trusted = [verify_genesis(chain[0], root)]
     for candidate in chain[1:]:
         trusted.append(_accept_successor(trusted[-1], candidate))
+    if anchor is not None:
+        check_anchor(trusted, anchor)
     _check_fresh(trusted[-1], moment)
     return trusted
 

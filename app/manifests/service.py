@@ -163,7 +163,9 @@ def for_envelope(
 
 # The admin tool, `intake status` and GET /api/v1/status warn this long before
 # the latest manifest expires: an expired manifest stops every new submission.
-EXPIRY_WARNING_DAYS = 30
+# Half of the 30 days manifests are valid (PROTOCOL.md v3), so the warning is
+# the routine reminder to renew, not a constant state.
+EXPIRY_WARNING_DAYS = 14
 
 
 def expiry_info(manifest: crypto.Manifest, now: datetime | None = None) -> dict[str, Any]:
@@ -173,6 +175,8 @@ def expiry_info(manifest: crypto.Manifest, now: datetime | None = None) -> dict[
     return {
         "version": manifest.version,
         "fingerprint": manifest.fingerprint,
+        # What the pages show applicants to compare (PROTOCOL.md v3).
+        "key_set_fingerprint": manifest.key_set_fingerprint,
         "expires": clock.rfc3339(manifest.expires),
         "expires_in_days": max(left.days, 0) if left > timedelta(0) else 0,
         "expiring_soon": timedelta(0) < left <= timedelta(days=EXPIRY_WARNING_DAYS),

@@ -4,6 +4,11 @@ The server stores and serves them; it checks each one as an outside reader
 would (signed by a threshold of the *current* manifest's admins), so it never
 serves a document that `intake-admin check-site` would refuse for its
 signatures. The server cannot forge one: it holds no admin key.
+
+Version 3 documents also sign the security headers every listed response must
+carry; version-2 documents (without `headers`) are still accepted, so a
+deployment can upgrade before its admins sign again, but `check-site` fails
+on them unless told `--allow-unsigned-headers` (docs/PROTOCOL.md).
 """
 
 from __future__ import annotations
@@ -83,6 +88,8 @@ def summary(session: Session, cache: ManifestCache) -> dict[str, Any] | None:
         "issued": clock.rfc3339(doc.issued),
         "manifest_version": doc.manifest_version,
         "files": len(doc.files),
+        "version": doc.version,
+        "headers_signed": doc.headers is not None,
         "signed_by_current_admins": len(signed),
         "valid_for_current_manifest": len(signed) >= current.threshold,
     }

@@ -23,6 +23,7 @@ PAGE_ASSETS = (
     "js/intake-page.js",
     "js/safety.js",
     "js/form.js",
+    "js/files.js",
     "js/upload.js",
     "js/exif.js",
     "js/codename.js",

@@ -27,11 +27,8 @@ from starlette.routing import NoMatchFound
 
 import crypto
 from app import clock
-from app.db import read_session
-from app.errors import NoManifest
-from app.manifests import service as manifests
 from app.pages.i18n import DEFAULT_LANGUAGE
-from app.pages.rendering import check_language, mark, render
+from app.pages.rendering import check_language, latest_manifest, mark, render
 from crypto import formdef
 
 log = logging.getLogger("intake")
@@ -62,6 +59,9 @@ SCRIPT_MESSAGES = {
     "date_year": mark("Please choose the year too."),
     "encrypting": mark("Encrypting…"),
     "working": mark("Checking that you are not a robot (a few seconds)…"),
+    "working_progress": mark(
+        "Checking that you are not a robot (longer while the site is busy): about {percent}%…"
+    ),
     "uploading": mark("Sending…"),
     "progress": mark("{done} of {total} ({percent}%)"),
     "offline": mark("Connection lost. Waiting to resume… Your answers are kept."),
@@ -83,7 +83,17 @@ SCRIPT_MESSAGES = {
     "files_total": mark("Files: {count}, {size} in all"),
     "cleaned": mark("hidden data will be removed"),
     "not_cleaned": mark("hidden data will be sent with it"),
-    "clean_failed": mark("hidden data could not be removed; sent as it is"),
+    "metadata_unknown": mark(
+        "This file may contain the place and time it was made and the device. "
+        "We could not remove it."
+    ),
+    "send_anyway": mark("Send it anyway"),
+    "leave_out": mark("Remove it"),
+    "sent_as_is": mark("will be sent as it is (your choice)"),
+    "decide_files": mark(
+        "Some files may contain the place and time they were made: "
+        "for each one, choose to send it anyway or to remove it."
+    ),
     "codename_wait": mark("Preparing your codename…"),
     "codename_failed": mark("The codename could not be made. Reload the page and try again."),
     "codename_word": mark("Word {n}"),
@@ -170,13 +180,9 @@ def _manifest_form(manifest: crypto.Manifest) -> dict[str, Any] | None:
     return checked
 
 
-def current_form(request: Request) -> tuple[dict[str, Any], str]:
-    """The form to show and where it came from ("manifest" or "default")."""
-    runtime = request.app.state.runtime
-    try:
-        with read_session(runtime.engine) as session:
-            manifest = manifests.current(session, runtime.manifests)
-    except NoManifest:
+def current_form(manifest: crypto.Manifest | None) -> tuple[dict[str, Any], str]:
+    """The form `manifest` (the latest) signs, and where it came from ("manifest" or "default")."""
+    if manifest is None:
         return formdef.default_form(), "default"
     form = _manifest_form(manifest)
     if form is None:
@@ -284,7 +290,9 @@ def _render(request: Request, lang: str) -> HTMLResponse:
     settings = request.app.state.settings
     pages = request.app.state.pages
     gettext = pages.catalogs.get(lang).gettext
-    form, source = current_form(request)
+    # One read of the latest manifest: the form and the anchor come from the same one.
+    manifest = latest_manifest(request)
+    form, source = current_form(manifest)
     limits = upload_limits(settings)
     # Codenames in the page's language; a language without a word list gets
     # the default language's (a translator adds app/static/wordlists/<lang>.txt).
@@ -295,6 +303,7 @@ def _render(request: Request, lang: str) -> HTMLResponse:
         "intake.html",
         lang,
         SCRIPT_MESSAGES,
+        manifest=manifest,
         form=form_view(form, lang, clock.now().year),
         form_source=source,
         form_ref_json=json.dumps(

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from app.pages.i18n import DEFAULT_LANGUAGE
+from app.pages.intake import SCRIPT_MESSAGES as INTAKE_MESSAGES
 from app.pages.intake import format_size, upload_limits
-from app.pages.rendering import check_language, mark, render
+from app.pages.rendering import check_language, latest_manifest, mark, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,6 +33,9 @@ SCRIPT_MESSAGES = {
     ),
     "empty_codename": mark("Please type your codename."),
     "working": mark("Checking that you are not a robot (a few seconds)…"),
+    "working_progress": mark(
+        "Checking that you are not a robot (longer while the site is busy): about {percent}%…"
+    ),
     "checking": mark("Looking for replies…"),
     "opened": mark("Mailbox open. Close it when you are done."),
     "no_replies": mark(
@@ -52,9 +56,6 @@ SCRIPT_MESSAGES = {
     "rate_limited": mark("Too many people are checking right now. Wait a minute and try again."),
     "closed": mark("The mailbox is closed. Nothing was kept on this device."),
     "followup_empty": mark("Please write a message or choose a file."),
-    "too_many_files": mark("At most {count} files can be sent."),
-    "file_too_large": mark("{name} is too large: at most {limit} per file."),
-    "total_too_large": mark("All files together may be at most {limit}."),
     "encrypting": mark("Encrypting…"),
     "uploading": mark("Sending: {percent}%"),
     "offline": mark("Connection lost. Waiting to resume…"),
@@ -62,6 +63,31 @@ SCRIPT_MESSAGES = {
     "sent": mark("Sent and encrypted. Your reference: {reference}"),
     "unexpected": mark("Something went wrong. Nothing was sent in plain text. Try again."),
 }
+
+# The chosen files' list (files.js) says exactly what it says on the intake
+# page: the same catalog entries, among them the per-file warning about
+# hidden data the page cannot remove and his two choices.
+FILE_MESSAGES = (
+    "too_many_files",
+    "file_too_large",
+    "total_too_large",
+    "file_empty",
+    "remove_file",
+    "no_files",
+    "files_total",
+    "cleaned",
+    "not_cleaned",
+    "metadata_unknown",
+    "send_anyway",
+    "leave_out",
+    "sent_as_is",
+    "decide_files",
+    "unit_b",
+    "unit_kb",
+    "unit_mb",
+    "unit_gb",
+)
+SCRIPT_MESSAGES.update({key: INTAKE_MESSAGES[key] for key in FILE_MESSAGES})
 
 
 def _limits(request: Request, lang: str) -> dict[str, Any]:
@@ -83,10 +109,24 @@ def _limits(request: Request, lang: str) -> dict[str, Any]:
 @router.get("/mailbox/", name="mailbox_default", response_class=HTMLResponse)
 def mailbox_default(request: Request) -> HTMLResponse:
     lang = DEFAULT_LANGUAGE
-    return render(request, "mailbox.html", lang, SCRIPT_MESSAGES, **_limits(request, lang))
+    return render(
+        request,
+        "mailbox.html",
+        lang,
+        SCRIPT_MESSAGES,
+        manifest=latest_manifest(request),
+        **_limits(request, lang),
+    )
 
 
 @router.get("/{lang}/mailbox/", name="mailbox_in", response_class=HTMLResponse)
 def mailbox_in(request: Request, lang: str) -> HTMLResponse:
     lang = check_language(lang)
-    return render(request, "mailbox.html", lang, SCRIPT_MESSAGES, **_limits(request, lang))
+    return render(
+        request,
+        "mailbox.html",
+        lang,
+        SCRIPT_MESSAGES,
+        manifest=latest_manifest(request),
+        **_limits(request, lang),
+    )

@@ -16,6 +16,10 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+import crypto
+from app.db import read_session
+from app.errors import NoManifest
+from app.manifests import service as manifests
 from app.pages.assets import AssetIndex, build_asset_index
 from app.pages.i18n import LANGUAGES, Catalogs, load_catalogs
 
@@ -62,18 +66,40 @@ def check_language(lang: str) -> str:
     return lang
 
 
+def latest_manifest(request: Request) -> crypto.Manifest | None:
+    """The newest manifest the server holds, or None before the genesis is imported."""
+    runtime = request.app.state.runtime
+    try:
+        with read_session(runtime.engine) as session:
+            return manifests.current(session, runtime.manifests)
+    except NoManifest:
+        return None
+
+
+def anchor_attribute(manifest: crypto.Manifest | None) -> str:
+    """(v3) The page's manifest anchor as JSON; empty without a manifest, which
+    the page's script refuses (it encrypts to nothing it cannot anchor)."""
+    if manifest is None:
+        return ""
+    return json.dumps(crypto.anchor_json(manifest), separators=(",", ":"))
+
+
 def render(
     request: Request,
     template_name: str,
     lang: str,
     script_messages: Mapping[str, str],
+    *,
+    manifest: crypto.Manifest | None,
     **extra: Any,
 ) -> HTMLResponse:
     """Render a page in `lang`; its script's strings travel as translated JSON.
 
     The bytes depend only on the language and the server's state (its
     configuration, the latest manifest), never on the request, so admins can
-    sign them and anyone can check them.
+    sign them and anyone can check them. `manifest` is the latest one: the
+    page carries its anchor (v3), so a chain rolled back behind it is refused
+    in the browser, and rolling the anchor back too changes the signed page.
     """
     ctx: PageContext = request.app.state.pages
     translations = ctx.catalogs.get(lang)
@@ -89,6 +115,7 @@ def render(
         assets=ctx.assets,
         quick_exit_url=QUICK_EXIT_URL,
         trust_root_json=json.dumps(ctx.trust_root or {}, separators=(",", ":")),
+        manifest_anchor_json=anchor_attribute(manifest),
         vendor_sri_json=json.dumps(ctx.assets.vendor_sri(), separators=(",", ":")),
         messages_json=json.dumps(messages, ensure_ascii=False, separators=(",", ":")),
         **extra,

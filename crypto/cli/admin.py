@@ -17,6 +17,7 @@ live in `admin_online`.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 import shlex
 import shutil
@@ -57,6 +58,8 @@ from .common import (
 from .hostile import visible
 from .keygen import generate_key
 from .manifests import (
+    MANIFEST_VALIDITY_DAYS,
+    MAX_REVOCATION_DAYS,
     DetachedSignature,
     Document,
     build_draft,
@@ -81,6 +84,8 @@ PROG = "intake-admin"
 # Public by design: printed loudly and written into README.txt as DEMO ONLY.
 DEMO_PASSPHRASE = "demo-only-not-secret"  # noqa: S105  # nosec B105
 DEMO_MARKER = ".intake-demo"
+# `make run` renews the demo chain when its latest manifest has less left than this.
+DEMO_RENEW_DAYS = 7
 MAX_ADMINS = 32
 PathArg = click.Path(path_type=Path)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -166,7 +171,13 @@ def _write_genesis(out: Path, signed: dict[str, Any], root: crypto.TrustRoot) ->
 )
 @click.option("--threshold", required=True, type=click.IntRange(1, MAX_ADMINS))
 @click.option("--out", required=True, type=PathArg, help="A new folder for keys and manifest.")
-@click.option("--expires-days", default=365, show_default=True, type=click.IntRange(1, 3650))
+@click.option(
+    "--expires-days",
+    default=MANIFEST_VALIDITY_DAYS,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="Validity of the genesis; renew it routinely (short validity bounds a rollback).",
+)
 def init(
     org: str,
     contact: str,
@@ -212,10 +223,18 @@ def init(
     say(
         f"genesis manifest written to {out / 'manifest-1.json'} (fingerprint {genesis.fingerprint})"
     )
+    _say_key_set(genesis)
     say("Pin this trust root in the server's configuration and in every verifier's keyring")
     say(f"(it is also in {out / 'trust-root.json'}):")
     click.echo(json.dumps(root.to_json()))
     say("Give each admin key file to its admin; keep no copies together.")
+
+
+def _say_key_set(manifest: crypto.Manifest) -> None:
+    say(
+        f"key-set fingerprint {manifest.key_set_fingerprint}: publish it where applicants "
+        "can compare it with the one their page shows (it changes with every key change)"
+    )
 
 
 def _init_draft(
@@ -252,6 +271,7 @@ def _init_draft(
     for key in keys:
         say(f"  admin {key.label!r}: {fp(key.sign_kid)}")
     say(f"  {threshold} of {len(keys)} must sign; fingerprint {genesis.fingerprint}")
+    _say_key_set(genesis)
     say("Pin this trust root in the server's configuration and in every verifier's keyring")
     say(f"(it is also in {out / 'trust-root.json'}):")
     click.echo(json.dumps(root.to_json()))
@@ -271,8 +291,17 @@ def _init_draft(
     show_default=True,
     help="Server URL written into README.txt.",
 )
-def demo(out: Path, force: bool, server: str) -> None:
+@click.option(
+    "--renew",
+    is_flag=True,
+    help=f"Keep the existing demo folder; renew its chain if the latest manifest expires "
+    f"within {DEMO_RENEW_DAYS} days (what `make run` does on every start).",
+)
+def demo(out: Path, force: bool, server: str, renew: bool) -> None:
     """Create the DEMO ONLY organisation used by `make run` (fixed, public passphrase)."""
+    if renew:
+        _renew_demo(out)
+        return
     if out.exists():
         if not force:
             raise InputError(
@@ -303,7 +332,7 @@ def demo(out: Path, force: bool, server: str) -> None:
         {"name": "Demo organisation (DEMO ONLY)", "contact": "demo@example.invalid"},
         admins,
         2,
-        365,
+        MANIFEST_VALIDITY_DAYS,
         verifiers=[crypto.VerifierEntry.from_public(verifier.public())],
         couriers=[courier.public()],
     )
@@ -313,6 +342,50 @@ def demo(out: Path, force: bool, server: str) -> None:
     say(f"demo organisation written to {out}; see {out / 'README.txt'}")
     click.echo(json.dumps(root.to_json()))
     warn(banner)
+
+
+def _renew_demo(folder: Path) -> None:
+    """Extend an existing demo chain by a renewal signed with the demo admins' keys.
+
+    Demo manifests are valid 30 days like every other; without this, `make
+    run` on a demo folder a month old would serve a chain every page refuses.
+    """
+    if not (folder / DEMO_MARKER).is_file():
+        raise InputError(
+            f"{folder} is not a demo folder (no {DEMO_MARKER})",
+            f"make one with `{PROG} demo --out {folder}`",
+        )
+    chain = load_chain_file(folder / "chain.json")
+    root = _load_root(folder / "trust-root.json")
+    try:
+        latest = crypto.verify_chain(chain, root, now=effective_now_for(chain))[-1]
+    except crypto.IntakeCryptoError as exc:
+        raise TrustError(
+            f"the demo chain does not verify: {exc.reason}", "make a new demo with --force"
+        ) from None
+    if latest.expires - now_utc() > dt.timedelta(days=DEMO_RENEW_DAYS):
+        say(
+            f"demo manifest version {latest.version} is valid until "
+            f"{crypto.format_time(latest.expires)}: no renewal needed"
+        )
+        return
+    admins = [
+        crypto.read_key_file(folder / "admins" / f"admin-{n}.key", DEMO_PASSPHRASE) for n in (1, 2)
+    ]
+    draft = build_draft(latest, expires=_expiry(None))
+    signed = crypto.dsse_sign(MANIFEST_PAYLOAD_TYPE, crypto.b64d(draft["payload"]), admins)
+    renewed = crypto.verify_successor(latest, signed)  # self-check, as for the genesis
+    write_file(folder / f"manifest-{renewed.version}.json", dump_json(signed), mode=0o644)
+    write_file(
+        folder / "chain.json",
+        dump_json({"chain": [*chain, signed]}),
+        overwrite=True,  # the chain grows by the renewal; written atomically
+        mode=0o644,
+    )
+    say(
+        f"demo chain renewed: manifest version {renewed.version} valid until "
+        f"{crypto.format_time(renewed.expires)} written to {folder}"
+    )
 
 
 def _demo_readme(folder: Path, server_url: str) -> str:
@@ -327,6 +400,14 @@ submissions.
 
 Trust root (pin it in the server's configuration): {out}/trust-root.json
 Manifest chain (genesis, 2 admins, threshold 2):   {out}/chain.json
+
+The pages show a key-set fingerprint ("Check the organisation's keys"): it
+names the admins and verifiers of the newest manifest. A real organisation
+publishes it (`intake-admin show {out}/chain.json` prints it) so applicants
+can compare; it changes whenever a key is added, retired or revoked, so a page
+served an outdated chain shows one the organisation no longer publishes.
+Manifests are valid 30 days: `make run` renews this demo chain when it has
+less than {DEMO_RENEW_DAYS} days left (`intake-admin demo --out {out} --renew`).
 
 Round trip, with the server at {server}:
 
@@ -360,7 +441,7 @@ def draft_options(func: F) -> F:
     func = click.option(
         "--expires-days",
         type=click.IntRange(1, 3650),
-        help="New expiry, in days from now (default: keep the current one).",
+        help=f"Validity in days from now (default {MANIFEST_VALIDITY_DAYS}).",
     )(func)
     func = click.option("--out", required=True, type=PathArg, help="The unsigned draft to write.")(
         func
@@ -375,8 +456,9 @@ def draft_options(func: F) -> F:
     return func
 
 
-def _expiry(days: int | None) -> dt.datetime | None:
-    return now_utc() + dt.timedelta(days=days) if days is not None else None
+def _expiry(days: int | None) -> dt.datetime:
+    """Every draft is valid MANIFEST_VALIDITY_DAYS unless --expires-days says otherwise."""
+    return now_utc() + dt.timedelta(days=MANIFEST_VALIDITY_DAYS if days is None else days)
 
 
 def _write_draft(out: Path, current: crypto.Manifest, draft: dict[str, Any]) -> None:
@@ -386,6 +468,13 @@ def _write_draft(out: Path, current: crypto.Manifest, draft: dict[str, Any]) -> 
     say(f"draft of manifest version {new.version} written to {out} (unsigned)")
     for line in diff_lines(current, new):
         say("  " + line)
+    if new.key_set_fingerprint == current.key_set_fingerprint:
+        say(f"  key-set fingerprint unchanged: {new.key_set_fingerprint}")
+    else:
+        say(
+            f"  key-set fingerprint {current.key_set_fingerprint} -> {new.key_set_fingerprint}: "
+            "once published, publish the new one for applicants to compare"
+        )
     _warn_expiry(new, "the draft")
     say(f"next: each admin runs `{PROG} sign {out} --key ADMIN.key --out SIG.json`")
 
@@ -455,7 +544,16 @@ def retire(kid: str, current_path: Path, out: Path, expires_days: int | None) ->
 @click.argument("kid")
 @draft_options
 def revoke(kid: str, current_path: Path, out: Path, expires_days: int | None) -> None:
-    """Draft: remove a verifier entirely (for a lost or compromised key)."""
+    """Draft: remove a verifier entirely (for a lost or compromised key).
+
+    Valid for at most 30 days: until the manifest before it expires, a reader
+    without a page anchor can still be served the chain that trusts the key.
+    """
+    if expires_days is not None and expires_days > MAX_REVOCATION_DAYS:
+        raise InputError(
+            f"a revocation may be valid for at most {MAX_REVOCATION_DAYS} days",
+            f"use --expires-days {MAX_REVOCATION_DAYS} or less, and renew it routinely",
+        )
     current = load_manifest_file(current_path, "current manifest")
     target = _find_verifier(current, kid)
     verifiers = [v for v in current.verifiers if v.kid != target.kid]
@@ -527,11 +625,27 @@ def rotate_admins(
 
 
 @cli.command()
-@click.option("--current", "current_path", required=True, type=PathArg)
-@click.option("--out", required=True, type=PathArg)
-@click.option("--expires-days", default=365, show_default=True, type=click.IntRange(1, 3650))
+@click.option(
+    "--current",
+    "current_path",
+    required=True,
+    type=PathArg,
+    help="The current signed manifest (or the chain file).",
+)
+@click.option("--out", required=True, type=PathArg, help="The unsigned draft to write.")
+@click.option(
+    "--expires-days",
+    default=MANIFEST_VALIDITY_DAYS,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+)
 def renew(current_path: Path, out: Path, expires_days: int) -> None:
-    """Draft: the same keys with a new expiry."""
+    """Draft: the same keys with a new expiry (the routine every two weeks or so).
+
+    Manifests are valid 30 days, so that a chain served as it was before a
+    revocation stops working soon; GET /api/v1/status says when to renew.
+    The key-set fingerprint applicants compare does not change.
+    """
     current = load_manifest_file(current_path, "current manifest")
     _write_draft(out, current, build_draft(current, expires=_expiry(expires_days)))
 
@@ -598,6 +712,12 @@ def _show_site(console: Any, site: SiteDocument, against: Path | None) -> None:
     for path, digest in sorted(site.files.items()):
         table.add_row(Text(visible(path, limit=120)), digest.hex())
     console.print(table)
+    if site.headers is None:
+        warn("version 2: this document does not cover the security headers")
+    for prefix, values in sorted((site.headers or {}).items()):
+        console.print(Text(f"Security headers of every listed path under {prefix}:", style="bold"))
+        for name, value in sorted(values.items()):
+            console.print(Text(f"  {name}: {visible(value, limit=600)}"))
     if against is not None:
         old = load_document(against, "earlier site document")
         if old.site is None:
@@ -628,7 +748,10 @@ def sign(draft_path: Path, key_path: Path, out: Path, current_path: Path | None)
     doc = load_document(draft_path, "draft")
     if doc.manifest is not None:
         new = doc.manifest
-        say(f"signing manifest version {new.version} (fingerprint {new.fingerprint})")
+        say(
+            f"signing manifest version {new.version} (fingerprint {new.fingerprint}, "
+            f"key-set fingerprint {new.key_set_fingerprint})"
+        )
         if current_path is not None:
             for line in diff_lines(load_manifest_file(current_path, "current manifest"), new):
                 say("  " + line)
@@ -744,16 +867,20 @@ def verify(signed_path: Path, chain_path: Path | None, root_path: Path | None) -
         genesis = parse_or_fail(chain[0], "the chain's genesis")
         root = crypto.TrustRoot(genesis.threshold, frozenset(genesis.admin_keys))
         warn("no --trust-root: trusting the chain's genesis as given")
-    earlier = [link for link in chain if _version_of(link) < new.version]
-    if not earlier:
-        raise TrustError(f"the chain has nothing older than version {new.version}", None)
     try:
-        manifests = crypto.verify_chain(earlier, root, now=effective_now_for(earlier))
+        manifests = crypto.verify_chain(chain, root, now=effective_now_for(chain))
     except crypto.IntakeCryptoError as exc:
         raise TrustError(
             f"the chain does not verify: {exc.reason}", _reason_hint(exc.reason)
         ) from None
-    current = manifests[-1]
+    head = manifests[-1]
+    if new.version <= head.version:
+        _verify_chain_link(console, signed, new, chain, manifests, root)
+        return
+    # Only a successor of the head is news: a validly signed manifest at a
+    # lower version that is not the chain's own link is a fork (it may keep a
+    # key a later version revoked), never "OK".
+    current = head
     _signer_table(console, signed, current, new)
     try:
         crypto.verify_successor(current, signed)
@@ -765,6 +892,42 @@ def verify(signed_path: Path, chain_path: Path | None, root_path: Path | None) -
         ) from None
     say(f"OK: version {new.version} is a valid successor of version {current.version}")
     _warn_expiry(new, "this manifest")
+
+
+def _verify_chain_link(
+    console: Any,
+    signed: dict[str, Any],
+    new: crypto.Manifest,
+    chain: list[dict[str, Any]],
+    manifests: list[crypto.Manifest],
+    root: crypto.TrustRoot,
+) -> None:
+    """A manifest at or below the chain's head is fine only as the chain's own link."""
+    head = manifests[-1]
+    index = next((i for i, m in enumerate(manifests) if m.version == new.version), None)
+    if index is None or not hmac.compare_digest(manifests[index].digest, new.digest):
+        raise TrustError(
+            f"manifest version {new.version} is NOT version {new.version} of the chain "
+            f"(whose head is version {head.version}): it is a fork or an outdated draft",
+            f"only the chain's own links, or a successor of version {head.version}, are valid; "
+            "fetch the current chain and draft from its head",
+        )
+    previous = manifests[index - 1] if index > 0 else None
+    _signer_table(console, signed, previous, new)
+    # The file's own signatures, in the chain's place of this link.
+    own = [*chain[:index], signed]
+    try:
+        crypto.verify_chain(own, root, now=effective_now_for(own))
+    except crypto.IntakeCryptoError as exc:
+        raise TrustError(
+            f"manifest version {new.version} matches the chain's but its signatures "
+            f"do not verify: {exc.reason}",
+            _reason_hint(exc.reason),
+        ) from None
+    say(
+        f"OK: version {new.version} is the chain's own version {new.version} "
+        f"(the head is version {head.version})"
+    )
 
 
 def _verify_site_file(
@@ -787,13 +950,6 @@ def _verify_site_file(
         ) from None
     say(f"OK: {doc.title} is signed by the admins of manifest version {latest.version}")
     _warn_expiry(latest, "the current manifest")
-
-
-def _version_of(link: Any) -> int:
-    try:
-        return crypto.parse_manifest(link).version
-    except crypto.IntakeCryptoError:
-        raise TrustError("the chain holds a malformed manifest", None) from None
 
 
 def _reason_hint(reason: str) -> str:
@@ -923,6 +1079,9 @@ def site_digest(
     )
     for path in sorted(found.files):
         say(f"  {visible(path, limit=120)}")
+    rules = crypto.load_json(crypto.dsse_payload(draft)[1])["headers"]
+    for prefix, values in sorted(rules.items()):
+        say(f"  security headers of {visible(prefix, limit=80)}*: {', '.join(sorted(values))}")
     say(
         f"next: each admin runs `{PROG} sign {out} --key ADMIN.key --out SIG.json`; then "
         f"`{PROG} combine {out} SIG... --current CHAIN.json --out site.json` and "
@@ -933,13 +1092,60 @@ def site_digest(
 @cli.command("check-site")
 @click.argument("server")
 @TrustRootOption
-def check_site(server: str, root_path: Path) -> None:
-    """From any machine: check every byte the server's pages load against the signed digests.
+@click.option(
+    "--http",
+    "http_only",
+    is_flag=True,
+    help="Fetch with the standard library (a browser's headers) instead of Chromium: "
+    "for machines without Chromium; a careful server can still tell it from a browser.",
+)
+@click.option(
+    "--proxy",
+    envvar="INTAKE_CHECK_PROXY",
+    default=None,
+    help="Fetch everything through this proxy, e.g. socks5://127.0.0.1:9050 (Tor); "
+    "nothing goes direct. Also read from INTAKE_CHECK_PROXY.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Also print a JSON report on stdout.")
+@click.option(
+    "--allow-unsigned-headers",
+    is_flag=True,
+    help="Accept a version-2 site document, which does not cover the security headers.",
+)
+@click.option(
+    "--chromium",
+    "chromium_path",
+    type=PathArg,
+    default=None,
+    help="The Chromium executable (default /usr/bin/chromium).",
+)
+def check_site(
+    server: str,
+    root_path: Path,
+    http_only: bool,
+    proxy: str | None,
+    as_json: bool,
+    allow_unsigned_headers: bool,
+    chromium_path: Path | None,
+) -> None:
+    """From any machine: load the pages as a browser does and check every byte
+    and every security header against the signed site document.
 
-    Exits 1 if any file differs, is missing, or is loaded without being listed.
+    Loads each page in each language in headless Chromium, records every
+    response it receives, and compares each body's SHA-256 and each security
+    header with what the admins signed. Exits 1 if anything differs, is
+    missing, or is loaded without being listed. Run it from machines that are
+    not the server, and through Tor (--proxy), on a schedule.
     """
     root = _load_root(root_path)
-    report = online.check_site(server, root)
+    report = online.check_site(
+        server,
+        root,
+        browser=not http_only,
+        proxy=proxy or None,
+        chromium=chromium_path,
+        allow_unsigned_headers=allow_unsigned_headers,
+    )
     console = stderr_console()
     for path, size, expected, actual in report.changed:
         console.print(
@@ -958,17 +1164,42 @@ def check_site(server: str, root_path: Path) -> None:
             + Text(f"{visible(path, limit=120)} is loaded by {visible(by, limit=80)} ")
             + Text("but not listed in the signed site document")
         )
+    for problem in report.headers:
+        signed = "(absent)" if problem.expected is None else repr(problem.expected)
+        served = "(absent)" if problem.actual is None else repr(problem.actual)
+        console.print(
+            Text("HEADER ", style="bold red")
+            + Text(f"{visible(problem.path, limit=120)} {problem.name}: ")
+            + Text(f"signed {visible(signed, limit=300)}, served {visible(served, limit=300)}")
+        )
+    if report.headers_not_covered:
+        message = (
+            "headers not covered: this site document (version 2) does not sign the "
+            "security headers, so a loosened Content-Security-Policy would pass"
+        )
+        if allow_unsigned_headers:
+            warn(message)
+        else:
+            console.print(Text("HEADERS ", style="bold red") + Text(message))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
     issued = crypto.format_time(report.issued)
     if report.failed:
-        bad = len(report.changed) + len(report.missing) + len(report.uncovered)
         raise TrustError(
-            f"{bad} problem(s): what {visible(server, limit=80)} serves differs from the site "
-            f"document the admins signed ({issued})",
-            "do not trust these pages; tell the admins and the server's operator",
+            f"{report.problems()} problem(s): what {visible(server, limit=80)} serves differs "
+            f"from the site document the admins signed ({issued})",
+            "do not trust these pages; tell the admins and the server's operator"
+            if not (report.headers_not_covered and report.problems() == 1)
+            else "the admins should draft, sign and publish a new site document "
+            "(it then covers the headers), or pass --allow-unsigned-headers",
         )
+    how = "in Chromium" if report.mode == "browser" else "over HTTP with a browser's headers"
+    via = f" through {transport.show_proxy(report.proxy)}" if report.proxy else ""
+    covered = "" if report.headers_not_covered else " and their security headers"
     say(
-        f"OK: all {len(report.ok)} files match the site document issued {issued}, "
-        f"signed by the admins of manifest version {report.manifest.version}"
+        f"OK: all {len(report.ok)} files{covered} match the site document issued {issued}, "
+        f"signed by the admins of manifest version {report.manifest.version} "
+        f"(loaded {how}{via})"
     )
     _warn_expiry(report.manifest, "the current manifest")
 
@@ -987,6 +1218,7 @@ def audit(server: str, root_path: Path) -> None:
             f"version {line.manifest.version}  issued {crypto.format_time(line.manifest.issued)}"
             f"  accepted {visible(line.accepted, limit=30)}"
             f"  fingerprint {line.manifest.fingerprint}"
+            f"  key set {line.manifest.key_set_fingerprint}"
         )
         say("  signed by: " + ", ".join(labels.get(kid, kid) for kid in line.signers))
         changes = (
@@ -1006,7 +1238,8 @@ def audit(server: str, root_path: Path) -> None:
     latest = lines[-1].manifest
     say(
         f"OK: audit log of {len(lines)} manifest(s) matches the chain verified from the trust "
-        f"root; newest version {latest.version}, fingerprint {latest.fingerprint}"
+        f"root; newest version {latest.version}, fingerprint {latest.fingerprint}, "
+        f"key-set fingerprint {latest.key_set_fingerprint}"
     )
     _warn_expiry(latest, "the current manifest")
 

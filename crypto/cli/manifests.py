@@ -39,6 +39,16 @@ _STANDARD_FIELDS = frozenset(
     {"type", "version", "issued", "expires", "org", "admins", "verifiers", "couriers"}
 )
 MAX_LABEL = 64
+# Every manifest the tool writes is valid this long unless told otherwise. A
+# server (or a stale mirror) that serves the chain as it was before a
+# revocation can make readers without a page anchor (v3) trust the revoked key
+# until the last manifest of that old chain expires: short validity bounds
+# that window, and a routine `renew` (GET /api/v1/status reminds) keeps the
+# service running. A year, as before, left a revoked key usable for a year.
+MANIFEST_VALIDITY_DAYS = 30
+# A revocation is the moment a rollback pays most; its manifest may not be
+# made longer-lived than the default, so the next revocation's window stays short.
+MAX_REVOCATION_DAYS = 30
 
 
 def fp(kid: str) -> str:
@@ -151,19 +161,21 @@ def build_draft(
     extra: Mapping[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """The successor of `current` with the given changes, version + 1, unsigned.
+    """The successor of `current` with the given changes, version + 1, unsigned,
+    valid for MANIFEST_VALIDITY_DAYS unless `expires` says otherwise.
 
     Fields beyond the standard ones (the signed form definition, say) are
     carried forward unchanged unless `extra` replaces them: a draft that
     silently dropped the form would change what applicants are asked.
     """
     moment = now or now_utc()
+    expires = expires or moment + dt.timedelta(days=MANIFEST_VALIDITY_DAYS)
     carried = {**extra_fields(current), **(extra or {})}
     try:
         payload = crypto.build_manifest_payload(
             version=current.version + 1,
             issued=moment,
-            expires=expires or current.expires,
+            expires=expires,
             org=current.data["org"],
             threshold=threshold if threshold is not None else current.threshold,
             admins=list(admins if admins is not None else current.admins),
@@ -173,10 +185,8 @@ def build_draft(
         )
     except ValueError as exc:
         raise InputError(f"these changes do not make a valid manifest: {exc}", None) from None
-    if (expires or current.expires) <= moment:
-        raise InputError(
-            "the draft would already be expired", "add --expires-days N (or use `renew`)"
-        )
+    if expires <= moment:
+        raise InputError("the draft would already be expired", "give a positive --expires-days N")
     return crypto.dsse_sign(MANIFEST_PAYLOAD_TYPE, payload, [])
 
 
@@ -345,6 +355,7 @@ def print_manifest(console: Console, manifest: crypto.Manifest) -> None:
     console.print(
         Text(
             f"Manifest version {manifest.version}  fingerprint {manifest.fingerprint}\n"
+            f"  key set (what applicants compare): {manifest.key_set_fingerprint}\n"
             f"  organisation: {visible(str(org.get('name', '')), limit=80)}"
             f"  contact: {visible(str(org.get('contact', '')), limit=80)}\n"
             f"  issued {crypto.format_time(manifest.issued)}"
@@ -452,11 +463,13 @@ def effective_now_for(chain: Sequence[Mapping[str, Any]]) -> dt.datetime | None:
 # Expiry
 
 
-EXPIRY_WARNING_DAYS = 30
+# Half of MANIFEST_VALIDITY_DAYS: with 30-day manifests, a warning at 30 days
+# would never stop. Two weeks leave a threshold of admins time to meet.
+EXPIRY_WARNING_DAYS = 14
 
 
 def expiry_warning(manifest: crypto.Manifest, what: str) -> str | None:
-    """A warning when `manifest` expires within 30 days (or has expired).
+    """A warning when `manifest` expires within 14 days (or has expired).
 
     An expired latest manifest stops every new submission (browsers refuse
     it), and a renewal needs a threshold of admins together: they need time.

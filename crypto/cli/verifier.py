@@ -565,7 +565,8 @@ def verify_chain_command(chain_path: Path, keyring_path: Path) -> None:
     latest = manifests[-1]
     say(
         f"chain verified: {len(manifests)} manifest(s), newest version {latest.version}, "
-        f"fingerprint {latest.fingerprint}"
+        f"fingerprint {latest.fingerprint}, key-set fingerprint "
+        f"{latest.key_set_fingerprint}"
     )
 
 

@@ -289,11 +289,12 @@ def test_add_verifier_takes_the_scanned_text_of_a_qr_code(tmp_path: Path) -> Non
 # expiry warnings
 
 
-def test_show_and_verify_warn_when_the_manifest_expires_within_30_days(tmp_path: Path) -> None:
+def test_show_and_verify_warn_when_the_manifest_expires_within_14_days(tmp_path: Path) -> None:
+    # Manifests are valid 30 days (v3); the warning comes at half of that.
     soon = manifest(1, expires_in=dt.timedelta(days=10, hours=1))
     chain = write(tmp_path / "chain.json", {"chain": [soon]})
-    renewal = manifest(2, expires_in=dt.timedelta(days=365))
-    late = manifest(2, expires_in=dt.timedelta(days=20, hours=1))
+    renewal = manifest(2, expires_in=dt.timedelta(days=30))
+    late = manifest(2, expires_in=dt.timedelta(days=13, hours=1))
 
     shown = run("show", chain)
     verified_soon = run("verify", chain, "--trust-root", root_file(tmp_path))
@@ -314,7 +315,7 @@ def test_show_and_verify_warn_when_the_manifest_expires_within_30_days(tmp_path:
         root_file(tmp_path),
     )
 
-    for result, days in ((shown, 10), (verified_soon, 10), (verified_late, 20)):
+    for result, days in ((shown, 10), (verified_soon, 10), (verified_late, 13)):
         assert result.exit_code == 0, result.output
         assert "WARNING: " in result.stderr and f"in {days} day(s)" in result.stderr
     assert verified_renewal.exit_code == 0 and "WARNING" not in verified_renewal.stderr

@@ -18,6 +18,7 @@ from crypto import (
     Keyring,
     ManifestRef,
     NoMatchingKey,
+    anchor_json,
     b64d,
     b64e,
     blake2b,
@@ -158,9 +159,18 @@ def test_the_browser_trusts_the_chain_python_trusts(
     assert harness.call("verifyChainResult", args["chain"], args["trustRoot"], args["now"]) == {
         "ok": True,
         "versions": [1, 2],
+        "keySetFingerprint": deployment.latest.key_set_fingerprint,
     }
     described = harness.call("describe", [1234], {**args, "kind": "submission"})
     assert described["fingerprint"] == deployment.latest.fingerprint
+    assert described["keySetFingerprint"] == deployment.latest.key_set_fingerprint
+    # (v3) Anchored at the latest manifest, the chain without it is a rollback.
+    anchor = json.dumps(anchor_json(deployment.latest))
+    full = harness.call("verifyChainResult", args["chain"], args["trustRoot"], args["now"], anchor)
+    short = harness.call(
+        "verifyChainResult", args["chain"][:1], args["trustRoot"], args["now"], anchor
+    )
+    assert full["ok"] is True and short == {"ok": False, "reason": "rollback"}
     assert sorted(described["active"]) == sorted(
         v.kid for v in deployment.latest.active_verifiers()
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -10,7 +11,15 @@ import pytest
 
 import crypto
 
-from .support import Attachment, Org, assert_clean_failure, make_submission, run, write_bundle
+from .support import (
+    Attachment,
+    Org,
+    assert_clean_failure,
+    entry,
+    make_submission,
+    run,
+    write_bundle,
+)
 
 DEMO_PASSPHRASE = "demo-only-not-secret"
 
@@ -316,3 +325,148 @@ def test_rotate_admins_and_add_courier_drafts_show_the_new_keys(org: Org, tmp_pa
     assert len(draft.admins) == 3 and draft.threshold == 2
     assert added.exit_code == 0 and "+ NEW COURIER" in added.stderr
     assert_clean_failure(wrong_kind, "intake-admin")
+
+
+def _chain_of_three(org: Org, tmp_path: Path) -> tuple[Path, Path, list[dict[str, object]]]:
+    """chain.json (versions 1 to 3: boris added, then anna revoked) and the trust root."""
+    m2 = org.successor(verifiers=[entry(org.verifier), entry(org.verifier2)])
+    m3 = org.successor(verifiers=[entry(org.verifier2)], base=crypto.parse_manifest(m2))
+    chain = [org.chain[0], m2, m3]
+    chain_path = tmp_path / "chain.json"
+    chain_path.write_text(json.dumps({"chain": chain}))
+    root_path = tmp_path / "trust-root.json"
+    root_path.write_text(json.dumps(org.root.to_json()))
+    return chain_path, root_path, chain
+
+
+def test_verify_refuses_a_signed_fork_below_the_chains_head(org: Org, tmp_path: Path) -> None:
+    chain_path, root_path, _ = _chain_of_three(org, tmp_path)
+    # Fully signed by the admins, version 2, but not the version 2 of the
+    # chain: it keeps anna, whom version 3 revoked.
+    fork = org.successor(verifiers=[entry(org.verifier), entry(org.outsider)], base=org.manifest)
+    fork_path = tmp_path / "fork.json"
+    fork_path.write_text(json.dumps(fork))
+
+    result = run("admin", ["verify", fork_path, "--chain", chain_path, "--trust-root", root_path])
+
+    lines = assert_clean_failure(result, "intake-admin")
+    assert "NOT version 2 of the chain" in "\n".join(lines)
+    assert "OK" not in result.stderr
+
+
+def test_verify_accepts_a_link_of_the_chain_and_a_successor_of_its_head(
+    org: Org, tmp_path: Path
+) -> None:
+    chain_path, root_path, chain = _chain_of_three(org, tmp_path)
+    link_path = tmp_path / "m2.json"
+    link_path.write_text(json.dumps(chain[1]))
+    m4 = org.successor(verifiers=[entry(org.verifier2)], base=crypto.parse_manifest(chain[2]))
+    next_path = tmp_path / "m4.json"
+    next_path.write_text(json.dumps(m4))
+    args = ["--chain", chain_path, "--trust-root", root_path]
+
+    link = run("admin", ["verify", link_path, *args])
+    successor = run("admin", ["verify", next_path, *args])
+
+    assert link.exit_code == 0, link.output
+    assert "OK: version 2 is the chain's own version 2" in link.stderr
+    assert successor.exit_code == 0, successor.output
+    assert "OK: version 4 is a valid successor of version 3" in successor.stderr
+
+
+def _days_left(path: Path) -> float:
+    manifest = crypto.parse_manifest(json.loads(path.read_text()))
+    left = manifest.expires - manifest.issued
+    return left.total_seconds() / 86400
+
+
+def test_every_manifest_the_tool_writes_is_valid_30_days_by_default(
+    org: Org, ceremony: Path, tmp_path: Path
+) -> None:
+    current = tmp_path / "current.json"
+    current.write_text(json.dumps(org.chain[-1]))
+    renewed = run("admin", ["renew", "--current", current, "--out", tmp_path / "renew.json"])
+    retired = run(
+        "admin",
+        ["retire", org.verifier.kid, "--current", current, "--out", tmp_path / "retire.json"],
+    )
+    revoked = run(
+        "admin",
+        ["revoke", org.verifier.kid, "--current", current, "--out", tmp_path / "revoke.json"],
+    )
+
+    for result in (renewed, retired, revoked):
+        assert result.exit_code == 0, result.output
+    for name in ("renew.json", "retire.json", "revoke.json"):
+        assert _days_left(tmp_path / name) == 30
+    assert _days_left(ceremony / "manifest-1.json") == 30
+    # Renewing keeps the key set applicants compare; revoking changes it.
+    assert "key-set fingerprint unchanged" in renewed.stderr
+    before = org.manifest.key_set_fingerprint
+    after = crypto.parse_manifest(json.loads((tmp_path / "revoke.json").read_text()))
+    assert f"key-set fingerprint {before} -> {after.key_set_fingerprint}" in revoked.stderr
+
+
+def test_a_revocation_cannot_be_made_valid_for_longer_than_30_days(
+    org: Org, tmp_path: Path
+) -> None:
+    current = tmp_path / "current.json"
+    current.write_text(json.dumps(org.chain[-1]))
+    out = tmp_path / "revoke.json"
+
+    result = run(
+        "admin",
+        ["revoke", org.verifier.kid, "--current", current, "--out", out, "--expires-days", "365"],
+    )
+
+    lines = assert_clean_failure(result, "intake-admin")
+    assert "at most 30 days" in lines[0]
+    assert not out.exists()
+
+
+def test_show_and_init_print_the_key_set_fingerprint(ceremony: Path) -> None:
+    genesis = crypto.parse_manifest(json.loads((ceremony / "manifest-1.json").read_text()))
+
+    shown = run("admin", ["show", ceremony / "chain.json"])
+
+    assert shown.exit_code == 0, shown.output
+    assert genesis.key_set_fingerprint in shown.stderr
+
+
+def test_demo_renew_extends_a_chain_about_to_expire_with_the_demo_admins(tmp_path: Path) -> None:
+    demo = tmp_path / "demo"
+    assert run("admin", ["demo", "--out", demo], passphrase=None).exit_code == 0
+    assert "key-set fingerprint" in (demo / "README.txt").read_text()
+    fresh = run("admin", ["demo", "--out", demo, "--renew"], passphrase=None)
+    assert fresh.exit_code == 0 and "no renewal needed" in fresh.stderr
+    # Age the demo: the same genesis keys, but a genesis issued 40 days ago
+    # that expires in 3 days (what a month-old demo folder holds).
+    admins = [
+        crypto.read_key_file(demo / "admins" / f"admin-{n}.key", DEMO_PASSPHRASE) for n in (1, 2)
+    ]
+    old = crypto.parse_manifest(json.loads((demo / "manifest-1.json").read_text()))
+    now = crypto.parse_time(crypto.format_time(old.issued))
+    payload = crypto.build_manifest_payload(
+        version=1,
+        issued=now - dt.timedelta(days=40),
+        expires=now + dt.timedelta(days=3),
+        org=old.data["org"],
+        threshold=old.threshold,
+        admins=old.admins,
+        verifiers=old.verifiers,
+        couriers=old.couriers,
+        extra={"form": old.data["form"]},
+    )
+    aged = crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, admins)
+    (demo / "manifest-1.json").write_text(json.dumps(aged))
+    (demo / "chain.json").write_text(json.dumps({"chain": [aged]}))
+
+    renewed = run("admin", ["demo", "--out", demo, "--renew"], passphrase=None)
+
+    assert renewed.exit_code == 0, renewed.output
+    chain = json.loads((demo / "chain.json").read_text())["chain"]
+    root = crypto.TrustRoot.parse((demo / "trust-root.json").read_text())
+    latest = crypto.verify_chain(chain, root)[-1]
+    assert latest.version == 2 and json.loads((demo / "manifest-2.json").read_text()) == chain[1]
+    assert latest.expires - latest.issued == dt.timedelta(days=30)
+    assert latest.key_set_fingerprint == old.key_set_fingerprint

@@ -82,9 +82,10 @@ DOCUMENTED = [
 ]
 
 
-def test_package_declares_protocol_version_2_reading_1_and_2() -> None:
-    assert crypto.PROTOCOL_VERSION == 2
-    assert crypto.READS_VERSIONS == (1, 2)
+def test_package_declares_protocol_version_3_reading_1_to_3_writing_v2_envelopes() -> None:
+    assert crypto.PROTOCOL_VERSION == 3
+    assert crypto.READS_VERSIONS == (1, 2, 3)
+    assert crypto.ENVELOPE_VERSION == 2
 
 
 def test_every_documented_name_is_exported() -> None:

@@ -21,6 +21,8 @@ from tests.support.live_server import BIN, free_port
 SYSTEMD = DEPLOY / "systemd"
 SERVICES = ["intake.service", "intake-purge.service", "intake-backup.service"]
 UNITS = [*SERVICES, "intake-purge.timer", "intake-backup.timer"]
+# Runs on machines other than the server (its own hardening: it runs Chromium).
+UNITS += ["intake-check-site.service", "intake-check-site.timer"]
 INSTALLED_INTAKE = "/opt/intake/venv/bin/intake"
 
 

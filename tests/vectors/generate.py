@@ -33,6 +33,7 @@ from crypto import (
     ManifestRef,
     TrustRoot,
     VerifierEntry,
+    anchor_json,
     b64d,
     b64e,
     blake2b,
@@ -40,10 +41,12 @@ from crypto import (
     derive_mailbox,
     dsse_sign,
     format_time,
+    key_set_bytes,
     normalise_codename,
     open_bytes,
     open_reply,
     padded_size,
+    parse_anchor,
     parse_manifest,
     payload_digest,
     read_header,
@@ -574,7 +577,12 @@ def envelopes_doc() -> dict[str, Any]:
 
 
 def _manifest_vector(
-    name: str, chain: list[dict[str, Any]], expect: str, root: TrustRoot = ROOT, now: datetime = NOW
+    name: str,
+    chain: list[dict[str, Any]],
+    expect: str,
+    root: TrustRoot = ROOT,
+    now: datetime = NOW,
+    anchor: Any = None,
 ) -> dict[str, Any]:
     vec: dict[str, Any] = {
         "name": name,
@@ -583,17 +591,27 @@ def _manifest_vector(
         "now": format_time(now),
         "expect": expect,
     }
+    if anchor is not None:
+        vec["anchor"] = anchor  # (v3) as a page carries it; parsed before the chain
     try:
-        trusted = verify_chain(chain, root, now)
+        ref = parse_anchor(anchor) if anchor is not None else None
+        trusted = verify_chain(chain, root, now, anchor=ref)
     except IntakeCryptoError as exc:
         if exc.reason != expect:
             raise AssertionError(f"{name}: got {exc.reason}, want {expect}") from exc
         return vec
     if expect != "ok":
         raise AssertionError(f"{name}: verified, want {expect}")
-    vec["latest_version"] = trusted[-1].version
-    vec["active_verifiers"] = [v.kid for v in trusted[-1].active_verifiers()]
+    latest = trusted[-1]
+    vec["latest_version"] = latest.version
+    vec["active_verifiers"] = [v.kid for v in latest.active_verifiers()]
+    vec["key_set_bytes"] = b64e(key_set_bytes(latest))
+    vec["key_set_fingerprint"] = latest.key_set_fingerprint
     return vec
+
+
+def _anchor(env: dict[str, Any]) -> dict[str, Any]:
+    return anchor_json(parse_manifest(env))
 
 
 def _bad_sig(env: dict[str, Any], index: int) -> dict[str, Any]:
@@ -797,7 +815,123 @@ def manifests_doc() -> dict[str, Any]:
         edit=lambda d: d["verifiers"][0].__setitem__("note", "tolerated"),
     )
     v.append(_manifest_vector("ok-unknown-fields-tolerated", [GENESIS, extra], "ok"))
+    v.extend(_anchor_vectors(third, rotated, after_rotation, late))
     return {"vectors": v}
+
+
+def _anchor_vectors(
+    third: dict[str, Any],
+    rotated: dict[str, Any],
+    after_rotation: dict[str, Any],
+    late: datetime,
+) -> list[dict[str, Any]]:
+    """(v3) The page anchor, and the key-set fingerprint across renewals and changes."""
+    v: list[dict[str, Any]] = []
+    v.append(_manifest_vector("ok-anchor-at-head", [GENESIS, SECOND], "ok", anchor=_anchor(SECOND)))
+    v.append(
+        _manifest_vector(
+            "ok-anchor-below-head", [GENESIS, SECOND, third], "ok", anchor=_anchor(SECOND)
+        )
+    )
+    v.append(
+        _manifest_vector("ok-anchor-at-genesis", [GENESIS, SECOND], "ok", anchor=_anchor(GENESIS))
+    )
+    v.append(
+        _manifest_vector(
+            "ok-anchor-after-admin-rotation",
+            [GENESIS, rotated, after_rotation],
+            "ok",
+            anchor=_anchor(rotated),
+        )
+    )
+    # The attack: the chain as it was before SECOND (which retired verifier-2),
+    # every link still validly signed.
+    v.append(
+        _manifest_vector(
+            "rollback-chain-short-of-anchor", [GENESIS], "rollback", anchor=_anchor(SECOND)
+        )
+    )
+    v.append(
+        _manifest_vector(
+            "rollback-chain-one-short-of-anchor",
+            [GENESIS, SECOND],
+            "rollback",
+            anchor=_anchor(third),
+        )
+    )
+    fork = manifest(2, verifiers=((V1, "active"), (V2, "active"), (OUT, "active")))
+    v.append(
+        _manifest_vector(
+            "rollback-fork-at-anchor-version", [GENESIS, fork], "rollback", anchor=_anchor(SECOND)
+        )
+    )
+    v.append(
+        _manifest_vector(
+            "rollback-fork-below-head-at-anchor-version",
+            [GENESIS, fork, manifest(3)],
+            "rollback",
+            anchor=_anchor(SECOND),
+        )
+    )
+    v.append(
+        _manifest_vector(
+            "rollback-checked-before-expiry",
+            [GENESIS, SECOND],
+            "rollback",
+            now=late,
+            anchor=_anchor(third),
+        )
+    )
+    v.append(
+        _manifest_vector(
+            "expired-anchor-reached-but-latest-expired",
+            [GENESIS, SECOND],
+            "expired",
+            now=late,
+            anchor=_anchor(SECOND),
+        )
+    )
+    v.append(
+        _manifest_vector(
+            "threshold-links-checked-before-anchor",
+            [GENESIS, manifest(2, signers=(A3,))],
+            "threshold",
+            anchor=_anchor(SECOND),
+        )
+    )
+    good = _anchor(SECOND)
+    bad_anchors: list[tuple[str, Any]] = [
+        ("malformed-anchor-not-an-object", [2, good["digest"]]),
+        ("malformed-anchor-missing-digest", {"version": 2}),
+        ("malformed-anchor-extra-key", {**good, "fingerprint": "x"}),
+        ("malformed-anchor-version-zero", {**good, "version": 0}),
+        ("malformed-anchor-version-string", {**good, "version": "2"}),
+        ("malformed-anchor-version-boolean", {**good, "version": True}),
+        ("malformed-anchor-digest-31-bytes", {**good, "digest": b64e(bytes(31))}),
+        ("malformed-anchor-digest-not-base64", {**good, "digest": "not base64!"}),
+    ]
+    for name, anchor in bad_anchors:
+        v.append(_manifest_vector(name, [GENESIS, SECOND], "malformed", anchor=anchor))
+    # Key sets: a renewal keeps the fingerprint (only dates change); these
+    # vectors carry key_set_bytes and key_set_fingerprint for both readers.
+    renewal = manifest(
+        3,
+        verifiers=((V1, "active"), (V2, "retired"), (V3, "active")),
+        issued=datetime(2026, 5, 1, tzinfo=UTC),
+    )
+    v.append(
+        _manifest_vector(
+            "ok-renewal-keeps-key-set", [GENESIS, SECOND, renewal], "ok", anchor=_anchor(renewal)
+        )
+    )
+    order = manifest(3, verifiers=((V3, "active"), (V2, "retired"), (V1, "active")))
+    v.append(_manifest_vector("ok-key-set-ignores-listing-order", [GENESIS, SECOND, order], "ok"))
+    same = parse_manifest(SECOND).key_set_fingerprint
+    if not v[-1]["key_set_fingerprint"] == v[-2]["key_set_fingerprint"] == same:
+        raise AssertionError("a renewal or a reordering changed the key-set fingerprint")
+    if parse_manifest(third).key_set_fingerprint == same:
+        raise AssertionError("retiring a verifier left the key-set fingerprint unchanged")
+    return v
 
 
 # -- mailbox.json ----------------------------------------------------------------------

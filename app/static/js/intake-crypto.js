@@ -1,4 +1,4 @@
-// The applicant's side of the intake protocol (docs/PROTOCOL.md, version 2).
+// The applicant's side of the intake protocol (docs/PROTOCOL.md, version 3).
 //
 // Byte for byte the same as the Python `crypto` package: both pass the shared
 // vectors in tests/vectors/. This module imports nothing; the page loads
@@ -8,7 +8,10 @@
 // class of PROTOCOL.md ("malformed", "header-mac", "bad-signature", ...).
 // Misuse (wrong argument types) throws TypeError or RangeError.
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
+// Version 3 added reader rules only (page anchor, key-set fingerprint): the
+// envelope bytes did not change, so envelopes still say "v": 2.
+export const ENVELOPE_VERSION = 2;
 export const MAGIC = new Uint8Array([0x49, 0x4e, 0x54, 0x41, 0x4b, 0x45, 0x76, 0x31]); // "INTAKEv1"
 export const MANIFEST_PAYLOAD_TYPE = "application/vnd.intake.manifest+json";
 export const KINDS = Object.freeze(["submission", "attachment", "followup", "reply"]);
@@ -33,6 +36,8 @@ const LABEL_PAYLOAD = utf8("intake/v1/payload");
 const LABEL_PAYLOAD_DIGEST = utf8("intake/v2/payload-digest");
 const LABEL_MAILBOX_SALT = utf8("intake/v1/mailbox-salt");
 const LABEL_REPLY = utf8("intake/v1/reply");
+const LABEL_KEY_SET = utf8("intake/v3/key-set");
+const STATUS_BYTE = { active: 1, retired: 2 };
 
 let S = null; // the libsodium-wrappers object
 
@@ -616,6 +621,7 @@ export function parseManifest(envelope) {
   const verifiers = verifierEntries(field(data, "verifiers"));
   const couriers = signingKeys(field(data, "couriers"), "couriers");
   const digest = blake2b(32, payload);
+  const keySet = keySetBytes(threshold, admins, verifiers);
   return Object.freeze({
     envelope,
     payload,
@@ -631,7 +637,31 @@ export function parseManifest(envelope) {
     digest,
     ref: Object.freeze({ version, digest }),
     fingerprint: fingerprint(hex(blake2b(16, payload))),
+    keySetBytes: keySet,
+    // (v3) What applicants compare: a renewal keeps it, any change of who may
+    // read or sign changes it, so a rolled-back chain cannot show the current one.
+    keySetFingerprint: fingerprint(hex(blake2b(16, keySet))),
   });
+}
+
+function compareBytes(a, b) {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/**
+ * (v3) The bytes of the key-set fingerprint: "intake/v3/key-set" ||
+ * u32be(threshold) || u32be(n) || admin kids (16 bytes each, ascending) ||
+ * u32be(m) || per verifier, ascending by kid: kid || sign kid || status byte
+ * (1 active, 2 retired). Fixed-width fields, no JSON.
+ */
+function keySetBytes(threshold, admins, verifiers) {
+  const adminKids = admins.map((a) => fromHex(a.kid)).sort(compareBytes);
+  const entries = verifiers
+    .map((v) => concat(fromHex(v.kid), fromHex(v.signKid), new Uint8Array([STATUS_BYTE[v.status]])))
+    .sort(compareBytes);
+  return concat(LABEL_KEY_SET, u32be(threshold), u32be(adminKids.length), ...adminKids, u32be(entries.length), ...entries);
 }
 
 // Too few valid signatures of `keys` is "bad-signature" if a key of that set
@@ -707,22 +737,58 @@ function acceptSuccessor(current, envelope) {
 }
 
 /**
+ * (v3) A page's manifest anchor, from the JSON text of its
+ * data-manifest-anchor attribute: {version, digest (32 bytes)}. Anything
+ * else, a missing attribute included, is IntakeError("malformed"): a page
+ * that cannot say which manifest it was built for encrypts to nothing.
+ */
+export function parseAnchor(text) {
+  if (typeof text !== "string" || text === "") throw bad("anchor: missing");
+  const data = parseJsonBytes(utf8(text));
+  if (!isPlainObject(data) || !hasExactKeys(data, ["version", "digest"])) throw bad("anchor: wrong fields");
+  if (!isInt(data.version) || data.version < 1) throw bad("anchor: bad version");
+  const digest = typeof data.digest === "string" ? b64decode(data.digest) : null;
+  if (digest === null || digest.length !== 32) throw bad("anchor: bad digest");
+  return Object.freeze({ version: data.version, digest });
+}
+
+// (v3) The chain must reach the manifest the page was rendered for: a server
+// serving the chain as it was before a revocation is refused here, since
+// every link of the old chain is still validly signed.
+function checkAnchor(trusted, anchor) {
+  if (!isInt(anchor?.version) || !(anchor.digest instanceof Uint8Array)) {
+    throw new TypeError("anchor must be {version, digest} (from parseAnchor)");
+  }
+  const link = trusted.find((m) => m.version === anchor.version);
+  if (link === undefined || !sameDigest(link.digest, anchor.digest)) {
+    throw new IntakeError("rollback", "the chain does not reach the manifest this page was built for");
+  }
+}
+
+function sameDigest(a, b) {
+  return a.length === b.length && sodium().memcmp(a, b);
+}
+
+/**
  * Walk the manifest chain (genesis first) from the pinned trust root, as
  * PROTOCOL.md's trust rule says. Returns the verified manifests, genesis
  * first; the last is the one to encrypt to. Throws IntakeError with reason
  * malformed, untrusted-root, rollback, bad-signature, threshold or expired,
- * checking link by link in that order (as the Python side does).
+ * checking link by link in that order (as the Python side does); then, given
+ * an anchor (v3), rollback for a chain that does not reach it; then expired.
  *
  * @param {object[]} chain DSSE envelopes, genesis first (as GET /api/v1/manifests)
  * @param {{threshold: number, admins: string[]}} trustRoot the pinned admin set
  * @param {Date} [now]
+ * @param {{version: number, digest: Uint8Array}} [anchor] the page's anchor (parseAnchor)
  */
-export function verifyChain(chain, trustRoot, now = new Date()) {
+export function verifyChain(chain, trustRoot, now = new Date(), anchor = undefined) {
   const root = normaliseRoot(trustRoot);
   if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError("now must be a Date");
   if (!Array.isArray(chain) || chain.length === 0) throw bad("chain: empty");
   const trusted = [verifyGenesis(chain[0], root)];
   for (const envelope of chain.slice(1)) trusted.push(acceptSuccessor(trusted[trusted.length - 1], envelope));
+  if (anchor !== undefined) checkAnchor(trusted, anchor);
   const latest = trusted[trusted.length - 1];
   // (v2) Only the latest must be fresh; older links expired in the normal course.
   if (latest.expires.getTime() <= now.getTime()) {
@@ -1048,7 +1114,7 @@ function headerJson(kind, ref, recipients, streamHeader, chunk) {
   // bytes as received, so the order is a convention, not a requirement).
   return utf8(
     JSON.stringify({
-      v: PROTOCOL_VERSION,
+      v: ENVELOPE_VERSION,
       kind,
       manifest: { version: ref.version, digest: b64encode(ref.digest) },
       recipients,

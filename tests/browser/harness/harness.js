@@ -96,6 +96,7 @@ const harness = {
     return {
       envelopeSizes: sizes.map((size) => IC.envelopeSize(size, { kind: opts.kind, manifest, chunk: opts.chunk })),
       fingerprint: manifest.fingerprint,
+      keySetFingerprint: manifest.keySetFingerprint,
       active: IC.activeVerifiers(manifest).map((v) => v.kid),
     };
   },
@@ -187,10 +188,15 @@ const harness = {
     }
   },
 
-  verifyChainResult(chain, trustRoot, now) {
+  verifyChainResult(chain, trustRoot, now, anchorText) {
     try {
-      const manifests = IC.verifyChain(chain, trustRoot, new Date(now));
-      return { ok: true, versions: manifests.map((m) => m.version) };
+      const anchor = anchorText === undefined || anchorText === null ? undefined : IC.parseAnchor(anchorText);
+      const manifests = IC.verifyChain(chain, trustRoot, new Date(now), anchor);
+      return {
+        ok: true,
+        versions: manifests.map((m) => m.version),
+        keySetFingerprint: manifests[manifests.length - 1].keySetFingerprint,
+      };
     } catch (error) {
       return { ok: false, reason: error.reason ?? `exception: ${error}` };
     }

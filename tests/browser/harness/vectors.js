@@ -66,12 +66,17 @@ function manifests(doc) {
     let got;
     let detail = null;
     try {
-      const chain = IC.verifyChain(v.chain, v.trust_root, IC.parseTime(v.now));
+      // (v3) The anchor as a page carries it: the JSON text of its attribute,
+      // parsed before the chain is walked.
+      const anchor = v.anchor === undefined ? undefined : IC.parseAnchor(JSON.stringify(v.anchor));
+      const chain = IC.verifyChain(v.chain, v.trust_root, IC.parseTime(v.now), anchor);
       const latest = chain[chain.length - 1];
       got = "ok";
       const active = IC.activeVerifiers(latest).map((x) => x.kid);
       if (latest.version !== v.latest_version) got = "latest-version-differs";
       else if (JSON.stringify(active) !== JSON.stringify(v.active_verifiers)) got = "active-verifiers-differ";
+      else if (b64e(latest.keySetBytes) !== v.key_set_bytes) got = "key-set-bytes-differ";
+      else if (latest.keySetFingerprint !== v.key_set_fingerprint) got = "key-set-fingerprint-differs";
     } catch (error) {
       got = reasonOf(error);
     }
