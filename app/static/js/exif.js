@@ -14,6 +14,17 @@
 // comments, and anything after the end of the image.
 // Kept in a PNG: every chunk but tEXt, iTXt, zTXt, eXIf and tIME; nothing
 // after IEND.
+// Kept in a WebP: the chunks that draw the picture (VP8, VP8L, VP8X, ALPH,
+// ANIM, ANMF) and the colour profile (ICCP); dropped: EXIF, XMP, every
+// unknown chunk, and anything after the RIFF container. Only two header
+// fields are rewritten: the RIFF size, and the EXIF and XMP flags in VP8X.
+// The colour profile is kept in all three formats, as in JPEG: without it
+// the colours change, and it is the same file on every phone of a model
+// (it may name the maker, never a place, a time or one device).
+//
+// Anything else (HEIC, video, PDF, a broken image) comes back as it is, with
+// `kind` null or `failed` set: the page must then ask him, file by file,
+// before it sends the file (intake-page.js never passes one silently).
 
 const WINDOW = 1 << 20;
 
@@ -126,6 +137,57 @@ async function pngRanges(file) {
   return { keep, removed };
 }
 
+const WEBP_KEEP = new Set(["VP8 ", "VP8L", "VP8X", "ALPH", "ANIM", "ANMF", "ICCP"]);
+const WEBP_PICTURE = new Set(["VP8 ", "VP8L", "ANMF"]);
+const VP8X_EXIF_AND_XMP = 0x08 | 0x04; // flags in VP8X's first byte
+const le32 = (bytes, at) => (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+
+async function webpParts(file) {
+  const r = new Reader(file);
+  const head = await r.at(0, 12);
+  const riffEnd = 8 + le32(head, 4);
+  if (riffEnd > file.size || riffEnd < 20) throw new BadImage("truncated container");
+  const parts = [];
+  const removed = new Set();
+  let vp8x = null;
+  let pictures = 0;
+  let pos = 12;
+  while (pos < riffEnd) {
+    const chunk = await r.at(pos, 8);
+    const type = ascii(chunk.subarray(0, 4));
+    if (!/^[\x20-\x7e]{4}$/.test(type)) throw new BadImage("bad chunk type");
+    const size = le32(chunk, 4);
+    const body = pos + 8 + size;
+    if (body > riffEnd) throw new BadImage("truncated chunk");
+    const end = Math.min(body + (size & 1), riffEnd); // odd sizes carry a pad byte
+    if (type === "VP8X") {
+      if (pos !== 12 || size < 10) throw new BadImage("misplaced VP8X");
+      // A copy, so its EXIF and XMP flags can be cleared (they must match the chunks kept).
+      vp8x = (await r.at(pos, end - pos)).slice();
+      vp8x[8] &= ~VP8X_EXIF_AND_XMP;
+      parts.push(vp8x);
+    } else if (WEBP_KEEP.has(type)) {
+      if (WEBP_PICTURE.has(type)) pictures += 1;
+      parts.push([pos, end]);
+    } else removed.add(type.trim() || "unnamed chunk");
+    pos = end;
+  }
+  if (pictures === 0) throw new BadImage("no picture");
+  if (riffEnd < file.size) removed.add("trailing data");
+  return { parts, removed };
+}
+
+/** Blob parts: [start, end) ranges of the file, or bytes written anew. */
+function webpBlobParts(file, parts) {
+  const slices = parts.map((part) => (part instanceof Uint8Array ? part : file.slice(part[0], part[1])));
+  const size = 4 + slices.reduce((sum, part) => sum + (part.byteLength ?? part.size), 0);
+  const header = new Uint8Array(12);
+  header.set([0x52, 0x49, 0x46, 0x46], 0); // "RIFF"
+  new DataView(header.buffer).setUint32(4, size, true); // the new RIFF size: what follows it
+  header.set([0x57, 0x45, 0x42, 0x50], 8); // "WEBP"
+  return [header, ...slices];
+}
+
 function merge(ranges) {
   const out = [];
   for (const [a, b] of ranges) {
@@ -137,27 +199,38 @@ function merge(ranges) {
   return out;
 }
 
-/** "jpeg", "png" or null, from the file's first bytes (never its name or declared type). */
+/** "jpeg", "png", "webp" or null, from the file's first bytes (never its name or declared type). */
 export async function imageKind(file) {
-  const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
+  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
   if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return "jpeg";
-  if (head.length === 8 && PNG_SIGNATURE.every((b, i) => head[i] === b)) return "png";
+  if (head.length >= 8 && PNG_SIGNATURE.every((b, i) => head[i] === b)) return "png";
+  if (head.length === 12 && ascii(head.subarray(0, 4)) === "RIFF" && ascii(head.subarray(8, 12)) === "WEBP") return "webp";
   return null;
 }
 
 /**
  * The file without its hidden data.
  * Returns {blob, kind, removed: [names], failed: bool}. For anything that is
- * not a JPEG or PNG, or that cannot be parsed, `blob` is the file itself
- * (and `failed` says so for a broken image).
+ * not a JPEG, PNG or WebP, or that cannot be parsed, `blob` is the file
+ * itself (and `failed` says so for a broken image): the caller must not
+ * take that file as cleaned.
  */
 export async function stripMetadata(file) {
   const kind = await imageKind(file);
   if (kind === null) return { blob: file, kind, removed: [], failed: false };
   try {
-    const { keep, removed } = kind === "jpeg" ? await jpegRanges(file) : await pngRanges(file);
+    let parts;
+    let removed;
+    if (kind === "webp") {
+      const found = await webpParts(file);
+      removed = found.removed;
+      parts = webpBlobParts(file, found.parts);
+    } else {
+      const found = kind === "jpeg" ? await jpegRanges(file) : await pngRanges(file);
+      removed = found.removed;
+      parts = merge(found.keep).map(([a, b]) => file.slice(a, b));
+    }
     if (removed.size === 0) return { blob: file, kind, removed: [], failed: false };
-    const parts = merge(keep).map(([a, b]) => file.slice(a, b));
     return { blob: new Blob(parts, { type: file.type }), kind, removed: [...removed], failed: false };
   } catch (error) {
     if (!(error instanceof BadImage)) throw error;

@@ -1,4 +1,5 @@
-// The intake form in the page: steps, answers, checks, chosen files.
+// The intake form in the page: steps, answers, checks (the chosen files are
+// files.js's, shared with the mailbox page).
 //
 // Works before the crypto library has arrived: it needs nothing but the
 // HTML the server rendered from the form definition (docs/FORMS.md). Every
@@ -8,20 +9,6 @@
 export function translator(messages) {
   return (key, values = {}) =>
     (messages[key] ?? key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
-}
-
-/** "1,5 MB": sizes as phones count them (1 MB = 1,000,000 bytes). */
-export function formatSize(bytes, lang, t) {
-  const units = ["unit_b", "unit_kb", "unit_mb", "unit_gb"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  const digits = value >= 10 || unit === 0 ? 0 : 1;
-  const number = new Intl.NumberFormat(lang, { maximumFractionDigits: digits }).format(value);
-  return `${number}\u00a0${t(units[unit])}`;
 }
 
 const TEXT_TYPES = new Set(["text", "textarea"]);
@@ -112,9 +99,9 @@ export function collectAnswers(form) {
   return answers;
 }
 
-/** First control of a question, to move the focus to. */
+/** First control of a question (or of a file awaiting his decision), to move the focus to. */
 export function firstControl(el) {
-  return el.querySelector("input, textarea, select");
+  return el.querySelector("input, textarea, select, button[data-accept]");
 }
 
 // What must match the signed form definition: ids, types, required flags and
@@ -198,87 +185,5 @@ export class Steps {
       window.scrollTo(0, 0);
       this.current.querySelector("h2")?.focus();
     }
-  }
-}
-
-/**
- * The files he chose, with the limits checked as he picks them (the server
- * refuses the same limits, but only after he has waited for the upload).
- */
-export class FileChooser {
-  constructor({ input, list, total, error, limits, lang, t, onChange }) {
-    Object.assign(this, { input, list, totalEl: total, errorEl: error, limits, lang, t, onChange });
-    this.items = [];
-    this.cleaning = true; // remove hidden data from photos (the page's checkbox)
-    input.addEventListener("change", () => {
-      this.add([...input.files]);
-      input.value = ""; // the same file may be chosen again after removing it
-    });
-    list.addEventListener("click", (event) => {
-      const button = event.target.closest("button[data-remove]");
-      if (!button) return;
-      const index = Number(button.dataset.remove);
-      this.items.splice(index, 1);
-      this.render();
-      this.onChange?.();
-      (this.list.querySelector("button") ?? this.input).focus();
-    });
-    this.render();
-  }
-
-  get totalBytes() {
-    return this.items.reduce((sum, item) => sum + item.file.size, 0);
-  }
-
-  add(files) {
-    const problems = [];
-    const { t, limits, lang } = this;
-    for (const file of files) {
-      if (file.size === 0) problems.push(t("file_empty", { name: file.name }));
-      else if (this.items.length >= limits.max_files) problems.push(t("too_many_files", { count: limits.max_files }));
-      else if (file.size > limits.max_file_bytes) {
-        problems.push(t("file_too_large", { name: file.name, limit: formatSize(limits.max_file_bytes, lang, t) }));
-      } else if (this.totalBytes + file.size > limits.max_total_bytes) {
-        problems.push(t("total_too_large", { limit: formatSize(limits.max_total_bytes, lang, t) }));
-      } else this.items.push({ file, clean: null });
-    }
-    this.errorEl.textContent = [...new Set(problems)].join(" ");
-    this.errorEl.hidden = problems.length === 0;
-    this.render();
-    this.onChange?.();
-  }
-
-  clear() {
-    this.items = [];
-    this.render();
-  }
-
-  render() {
-    const { t, lang } = this;
-    this.list.replaceChildren(
-      ...this.items.map((item, index) => {
-        const li = document.createElement("li");
-        const name = document.createElement("span");
-        name.className = "name";
-        name.textContent = item.file.name;
-        const meta = document.createElement("span");
-        meta.className = "meta";
-        const notes = [formatSize(item.file.size, lang, t)];
-        if (item.clean?.failed) notes.push(t("clean_failed"));
-        else if (item.clean?.removed.length) notes.push(t(this.cleaning ? "cleaned" : "not_cleaned"));
-        meta.textContent = notes.join(" · ");
-        name.append(meta);
-        const remove = document.createElement("button");
-        remove.type = "button";
-        remove.dataset.remove = String(index);
-        remove.setAttribute("aria-label", t("remove_file", { name: item.file.name }));
-        remove.textContent = "×";
-        li.append(name, remove);
-        return li;
-      }),
-    );
-    this.totalEl.textContent = this.items.length
-      ? t("files_total", { count: this.items.length, size: formatSize(this.totalBytes, lang, t) })
-      : t("no_files");
   }
 }

@@ -10,18 +10,17 @@
 
 import { installSafety } from "./safety.js";
 import {
-  FileChooser,
   Steps,
   checkQuestions,
   collectAnswers,
   firstControl,
-  formatSize,
   questions,
   renderedShape,
   sameShape,
   signedShape,
   translator,
 } from "./form.js";
+import { FileChooser, formatSize, needsDecision } from "./files.js";
 
 const $ = (id) => document.getElementById(id);
 const config = $("intake-config").dataset;
@@ -112,9 +111,13 @@ async function prepare() {
   const sodium = await loader.loadSodium(JSON.parse(config.vendorSri));
   intake.init(sodium);
   const { chain } = await upload.persist(() => upload.api("GET", "/api/v1/manifests"));
-  const verified = intake.verifyChain(chain, JSON.parse(config.trustRoot), new Date());
+  // (v3) The chain must reach the manifest this (signed) page was rendered
+  // for: a chain rolled back to before a revocation is refused, and so is a
+  // page without an anchor.
+  const anchor = intake.parseAnchor(config.manifestAnchor);
+  const verified = intake.verifyChain(chain, JSON.parse(config.trustRoot), new Date(), anchor);
   const manifest = verified[verified.length - 1];
-  $("manifest-fingerprint").textContent = manifest.fingerprint;
+  $("manifest-fingerprint").textContent = manifest.keySetFingerprint;
   // The questions cannot be altered without the admins' signatures: what this
   // page shows must be the form the verified manifest carries.
   const signed = manifest.data.form;
@@ -168,6 +171,11 @@ function goTo(index) {
 
 function problemsIn(step) {
   const bad = checkQuestions(step, t);
+  if (step.id === "step-files") {
+    // A file whose hidden data stays in it waits for his own decision.
+    const undecided = chooser.firstUndecided();
+    if (undecided) bad.push(undecided);
+  }
   if (step.id === "step-reply") {
     const problem = replyProblem();
     $("reply-error").textContent = problem ?? "";
@@ -181,7 +189,7 @@ function problemsIn(step) {
 function next() {
   const bad = problemsIn(steps.current);
   if (bad.length) {
-    showAlert(t("fix_errors"));
+    showAlert(t(bad[0].closest("#file-list") ? "decide_files" : "fix_errors"));
     firstControl(bad[0])?.focus();
     return;
   }
@@ -225,17 +233,10 @@ cleanBox.addEventListener("change", () => {
   chooser.render();
 });
 
-// Look into each new photo at once, so he sees what will be removed.
-async function inspectFiles() {
-  const pending = chooser.items.filter((item) => item.clean === null);
-  if (!pending.length) return;
-  try {
-    const exif = await lazy("exif.js");
-    for (const item of pending) item.clean = await exif.stripMetadata(item.file);
-  } catch (error) {
-    console.error("intake: could not inspect a file:", error);
-  }
-  chooser.render();
+// Look into each new file at once, so he sees what will be removed, and is
+// asked about every file whose hidden data cannot be (before anything is sent).
+function inspectFiles() {
+  return chooser.inspect(() => lazy("exif.js"));
 }
 
 // ------------------------------------------------------------------ codename
@@ -402,6 +403,8 @@ async function sendWith(answers, attachments) {
 
   const exif = chooser.cleaning && chooser.items.length ? await lazy("exif.js") : null;
   for (const item of chooser.items) {
+    // Never silently: a file not cleaned goes only if he said so (checked before sending).
+    if (needsDecision(item)) throw new Error("a file's hidden data was not decided on");
     let blob = item.file;
     if (exif) {
       item.clean ??= await exif.stripMetadata(item.file);
@@ -446,10 +449,11 @@ async function sendWith(answers, attachments) {
   const created = await upload.persist(async () => {
     const challenge = await upload.api("POST", "/api/v1/challenges", {});
     setState("working", t("working"));
-    const nonce = await pow.solve(challenge.challenge, challenge.difficulty);
+    const nonce = await pow.solve(challenge.challenge, challenge.difficulty, {
+      onProgress: pow.stepwise((percent) => setState("working", t("working_progress", { percent }))),
+    });
     return upload.api("POST", "/api/v1/submissions", {
       kind: "submission",
-      mailbox: useReply ? reply.mailbox.mailbox : null,
       envelopes: [{ id: "form", size: formSize }, ...attachments.map((a) => ({ id: a.id, size: a.sealed.size }))],
       pow: { challenge: challenge.challenge, nonce },
     });
@@ -532,7 +536,7 @@ form.addEventListener("submit", async (event) => {
     const bad = problemsIn(step);
     if (bad.length) {
       goTo(steps.steps.indexOf(step));
-      showAlert(t("fix_errors"));
+      showAlert(t(bad[0].closest("#file-list") ? "decide_files" : "fix_errors"));
       firstControl(bad[0])?.focus();
       return;
     }
@@ -546,6 +550,15 @@ form.addEventListener("submit", async (event) => {
   busy = true;
   lock(true);
   try {
+    await inspectFiles();
+    if (chooser.firstUndecided()) {
+      // A file added a moment ago, looked into only now: ask before sending.
+      goTo(steps.steps.findIndex((step) => step.id === "step-files"));
+      showAlert(t("decide_files"));
+      lock(false);
+      chooser.firstUndecided()?.querySelector("button[data-accept]")?.focus();
+      return;
+    }
     finish(await send(answers));
   } catch (error) {
     console.error("intake: send failed:", error); // local only: helps whoever debugs this phone

@@ -10,8 +10,9 @@
 import { installSafety } from "./safety.js";
 import { loadSodium } from "./sodium-loader.js";
 import * as intake from "./intake-crypto.js";
-import { solve } from "./pow.js";
-import { stripMetadata } from "./exif.js";
+import { solve, stepwise } from "./pow.js";
+import * as exif from "./exif.js";
+import { FileChooser, needsDecision } from "./files.js";
 import { api, NetworkFailure, ServerRefusal } from "./upload.js";
 import { sendSubmission } from "./mailbox-upload.js";
 
@@ -19,9 +20,11 @@ const config = document.getElementById("mailbox-config").dataset;
 const messages = JSON.parse(config.messages);
 const trustRoot = JSON.parse(config.trustRoot);
 const vendorSri = JSON.parse(config.vendorSri);
-const maxFiles = Number(config.maxFiles);
-const maxFileBytes = Number(config.maxFileBytes);
-const maxTotalBytes = Number(config.maxTotalBytes);
+const limits = {
+  max_files: Number(config.maxFiles),
+  max_file_bytes: Number(config.maxFileBytes),
+  max_total_bytes: Number(config.maxTotalBytes),
+};
 
 const root = document.getElementById("mailbox");
 const loginForm = document.getElementById("login-form");
@@ -39,7 +42,7 @@ const followupForm = document.getElementById("followup-form");
 const messageBox = document.getElementById("message");
 const filesInput = document.getElementById("files");
 const cleanBox = document.getElementById("clean-metadata");
-const sendButton = document.getElementById("send");
+const followupFields = document.getElementById("followup-fields");
 const followupStatus = document.getElementById("followup-status");
 const progressBox = followupForm.querySelector(".progress");
 const progressBar = document.getElementById("progress");
@@ -74,7 +77,11 @@ function setFollowupState(state, text) {
 
 async function verifiedChain() {
   const { chain } = await api("GET", "/api/v1/manifests");
-  const verified = intake.verifyChain(chain, trustRoot, new Date());
+  // (v3) Refuse a chain that stops short of the manifest this page was
+  // rendered for (a revoked key would sign "verified" replies again), and a
+  // page without an anchor.
+  const anchor = intake.parseAnchor(config.manifestAnchor);
+  const verified = intake.verifyChain(chain, trustRoot, new Date(), anchor);
   return { genesis: verified[0], manifest: verified[verified.length - 1] };
 }
 
@@ -82,7 +89,7 @@ async function prepare() {
   setState("loading", t("loading"));
   intake.init(await loadSodium(vendorSri));
   const trusted = await verifiedChain();
-  document.getElementById("manifest-fingerprint").textContent = trusted.manifest.fingerprint;
+  document.getElementById("manifest-fingerprint").textContent = trusted.manifest.keySetFingerprint;
   return trusted;
 }
 
@@ -120,7 +127,7 @@ function closeMailbox() {
   rejectedBox.hidden = true;
   noReplies.hidden = true;
   currentStatus.hidden = true;
-  followupForm.reset();
+  resetFollowup();
   followupStatus.textContent = "";
   progressBox.hidden = true;
   codenameBox.value = "";
@@ -144,7 +151,9 @@ for (const link of document.querySelectorAll("a[data-leave]")) {
 async function proofOfWork() {
   const challenge = await api("POST", "/api/v1/mailbox/challenges", {});
   if (challenge.difficulty > 0) setState("working", t("working"));
-  const nonce = await solve(challenge.challenge, challenge.difficulty);
+  const nonce = await solve(challenge.challenge, challenge.difficulty, {
+    onProgress: stepwise((percent) => setState("working", t("working_progress", { percent }))),
+  });
   return { challenge: challenge.challenge, nonce };
 }
 
@@ -255,10 +264,19 @@ function renderReplies({ shown, rejected }) {
 
 async function checkMailbox(keys) {
   const { manifest } = await verifiedChain();
-  const pow = await proofOfWork();
-  setState("checking", t("checking"));
-  const answer = await api("POST", "/api/v1/mailbox", { token: intake.b64encode(keys.token), pow });
-  return openReplies(answer.replies, manifest, keys);
+  // The price rose while this proof was being solved (the site is busy): the
+  // server says so ("pow-stale") and a fresh challenge at the new price is
+  // solved, a couple of times at most, instead of showing an error.
+  for (let attempt = 1; ; attempt += 1) {
+    const pow = await proofOfWork();
+    setState("checking", t("checking"));
+    try {
+      const answer = await api("POST", "/api/v1/mailbox", { token: intake.b64encode(keys.token), pow });
+      return openReplies(answer.replies, manifest, keys);
+    } catch (error) {
+      if (!(error instanceof ServerRefusal && error.code === "pow-stale") || attempt >= 3) throw error;
+    }
+  }
 }
 
 function reportError(error, show) {
@@ -337,13 +355,38 @@ function randomHex(bytes) {
   return intake.hex(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
-/** What stops these files from being sent (the server's limits), or null. */
-function checkFiles(files) {
-  if (files.length > maxFiles) return t("too_many_files", { count: maxFiles });
-  const large = files.find((file) => file.size > maxFileBytes);
-  if (large) return t("file_too_large", { name: large.name, limit: config.fileLimit });
-  const total = files.reduce((sum, file) => sum + file.size, 0);
-  return total > maxTotalBytes ? t("total_too_large", { limit: config.totalLimit }) : null;
+// The files he chose, as on the intake page (files.js): limits checked as he
+// picks them, each looked into at once, and every file whose hidden data
+// cannot be removed held until he decides about it.
+const chooser = new FileChooser({
+  input: filesInput,
+  list: document.getElementById("file-list"),
+  total: document.getElementById("files-total"),
+  error: document.getElementById("files-error"),
+  limits,
+  lang: config.lang,
+  t,
+  onChange: () => chooser.inspect(async () => exif),
+});
+cleanBox.addEventListener("change", () => {
+  chooser.cleaning = cleanBox.checked;
+  chooser.render();
+});
+
+/** An empty follow-up form: his message and files forgotten. */
+function resetFollowup() {
+  followupForm.reset();
+  chooser.clear();
+  chooser.cleaning = cleanBox.checked;
+}
+
+/**
+ * Freeze (or free) the follow-up while it is sealed and sent: what he chose
+ * must not change under us. A disabled fieldset also covers the buttons of a
+ * file row drawn while it is sent.
+ */
+function lockFollowup(on) {
+  followupFields.disabled = on;
 }
 
 /**
@@ -351,16 +394,20 @@ function checkFiles(files) {
  * {message} and the same reply object, so the verifier threads it into the
  * case that named this reply key).
  */
-async function sendFollowup(keys, text, files, clean) {
+async function sendFollowup(keys, text, items, clean) {
   setFollowupState("encrypting", t("encrypting"));
   // The keys in force now, not those of when the mailbox was opened.
   const { manifest } = await verifiedChain();
   const recipients = intake.activeVerifiers(manifest);
   const attachments = [];
-  for (const file of files) {
+  for (const item of items) {
+    // Never silently: a file whose hidden data stays in it goes only if he
+    // said so (checked before sending; this is the last line).
+    if (needsDecision(item)) throw new Error("a file's hidden data was not decided on");
     // A photo's place, time and camera can identify him: dropped here, before
     // encryption, unless he chose to keep them (the pixels are untouched).
-    const blob = clean ? (await stripMetadata(file)).blob : file;
+    const blob = clean ? item.clean.blob : item.file;
+    const file = item.file;
     attachments.push({
       id: randomHex(16),
       file,
@@ -408,7 +455,6 @@ async function sendFollowup(keys, text, files, clean) {
   try {
     return await sendSubmission({
       kind: "followup",
-      mailbox: keys.mailboxId,
       form,
       attachments,
       onState(state, percent) {
@@ -427,30 +473,33 @@ async function sendFollowup(keys, text, files, clean) {
 
 followupForm.addEventListener("submit", async (event) => {
   event.preventDefault();
-  if (opened === null) return;
+  if (opened === null || followupFields.disabled) return;
   const text = messageBox.value;
-  const files = [...filesInput.files];
-  if (!text.trim() && files.length === 0) {
+  if (!text.trim() && chooser.items.length === 0) {
     followupStatus.textContent = t("followup_empty");
     messageBox.focus();
     return;
   }
-  const problem = checkFiles(files);
-  if (problem !== null) {
-    followupStatus.textContent = problem;
-    filesInput.focus();
-    return;
-  }
-  sendButton.disabled = true;
+  lockFollowup(true);
   try {
-    const { id } = await sendFollowup(opened, text, files, cleanBox.checked);
-    followupForm.reset();
+    // A file added a moment ago is looked into now; any he has not decided
+    // about stops the follow-up here, before anything is sealed or sent.
+    await chooser.inspect(async () => exif);
+    const undecided = chooser.firstUndecided();
+    if (undecided) {
+      lockFollowup(false);
+      setFollowupState("idle", t("decide_files"));
+      undecided.querySelector("button[data-accept]")?.focus();
+      return;
+    }
+    const { id } = await sendFollowup(opened, text, [...chooser.items], chooser.cleaning);
+    resetFollowup();
     progressBox.hidden = true;
     setFollowupState("sent", t("sent", { reference: id.slice(0, 8) }));
   } catch (error) {
     progressBox.hidden = true;
     reportError(error, (line) => setFollowupState("error", line));
   } finally {
-    sendButton.disabled = false;
+    lockFollowup(false);
   }
 });
