@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.support.browser import CHROMIUM, launch_chromium
-from tests.support.databases import fresh_database, postgres_unavailable_reason
+from tests.support.databases import postgres_unavailable_reason
 from tests.support.demo import DEMO_PASSPHRASE
-from tests.support.live_server import LiveServer, live_server, run_cli
+from tests.support.live_server import LiveServer, demo_server, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -49,17 +49,7 @@ def database_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def server(demo_org: Path, database_kind: str, tmp_path: Path) -> Iterator[LiveServer]:
-    with (
-        fresh_database(database_kind, tmp_path) as url,
-        live_server(
-            database_url=url,
-            blob_dir=tmp_path / "blobs",
-            log_path=tmp_path / "server.log",
-            trust_root=(demo_org / "trust-root.json").read_text(),
-            genesis=demo_org / "manifest-1.json",
-            INTAKE_POW_DIFFICULTY="8",
-        ) as live,
-    ):
+    with demo_server(database_kind, demo_org, tmp_path) as live:
         yield live
 
 

@@ -105,10 +105,7 @@ def _limits(request: Request, lang: str) -> dict[str, Any]:
     }
 
 
-# Route names are an interface: the intake page links here by them.
-@router.get("/mailbox/", name="mailbox_default", response_class=HTMLResponse)
-def mailbox_default(request: Request) -> HTMLResponse:
-    lang = DEFAULT_LANGUAGE
+def _page(request: Request, lang: str) -> HTMLResponse:
     return render(
         request,
         "mailbox.html",
@@ -117,16 +114,14 @@ def mailbox_default(request: Request) -> HTMLResponse:
         manifest=latest_manifest(request),
         **_limits(request, lang),
     )
+
+
+# Route names are an interface: the intake page links here by them.
+@router.get("/mailbox/", name="mailbox_default", response_class=HTMLResponse)
+def mailbox_default(request: Request) -> HTMLResponse:
+    return _page(request, DEFAULT_LANGUAGE)
 
 
 @router.get("/{lang}/mailbox/", name="mailbox_in", response_class=HTMLResponse)
 def mailbox_in(request: Request, lang: str) -> HTMLResponse:
-    lang = check_language(lang)
-    return render(
-        request,
-        "mailbox.html",
-        lang,
-        SCRIPT_MESSAGES,
-        manifest=latest_manifest(request),
-        **_limits(request, lang),
-    )
+    return _page(request, check_language(lang))

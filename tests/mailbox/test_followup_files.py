@@ -29,8 +29,8 @@ from tests.mailbox.browser import (
 from tests.page import flow
 from tests.page.images import heic_with_gps, jpeg_with_gps, mp4_with_place, pdf_with_author
 from tests.page.test_accessibility import serious_violations
-from tests.support.databases import fresh_database, postgres_unavailable_reason
-from tests.support.live_server import LiveServer, live_server
+from tests.support.databases import postgres_unavailable_reason
+from tests.support.live_server import LiveServer, demo_server
 
 pytestmark = pytest.mark.browser
 
@@ -59,17 +59,7 @@ def server(
     if request.param == "postgresql" and (reason := postgres_unavailable_reason()):
         pytest.skip(reason)
     work = tmp_path_factory.mktemp(f"followup-files-{request.param}")
-    with (
-        fresh_database(str(request.param), work) as url,
-        live_server(
-            database_url=url,
-            blob_dir=work / "blobs",
-            log_path=work / "server.log",
-            trust_root=(demo_org / "trust-root.json").read_text(),
-            genesis=demo_org / "manifest-1.json",
-            INTAKE_POW_DIFFICULTY="8",
-        ) as live,
-    ):
+    with demo_server(str(request.param), demo_org, work) as live:
         yield live
 
 

@@ -24,29 +24,10 @@ from sqlalchemy.engine import make_url
 import crypto
 from tests.mailbox.browser import SEND_TIMEOUT, open_mailbox
 from tests.page import flow
+from tests.support.databases import every_value
 from tests.support.live_server import LiveServer, run_cli
 
 pytestmark = pytest.mark.browser
-
-
-def every_row(database_url: str) -> list[str]:
-    """Every value of every row of every table, as text (bytes as hex and as latin-1)."""
-    engine = sa.create_engine(database_url)
-    values: list[str] = []
-    try:
-        metadata = sa.MetaData()
-        metadata.reflect(bind=engine)
-        with engine.connect() as conn:
-            for table in metadata.sorted_tables:
-                for row in conn.execute(sa.select(table)):
-                    for value in row:
-                        if isinstance(value, bytes | memoryview):
-                            values += [bytes(value).hex(), bytes(value).decode("latin-1")]
-                        else:
-                            values.append(str(value))
-    finally:
-        engine.dispose()
-    return values
 
 
 def database_bytes(database_url: str) -> bytes:
@@ -94,7 +75,7 @@ def test_a_submission_and_followup_sent_with_a_codename_leave_the_mailbox_id_now
     mailbox_id = crypto.derive_mailbox(codename, genesis.payload).mailbox_id
     forms = [mailbox_id.encode(), bytes.fromhex(mailbox_id)]
 
-    rows = every_row(server.database_url)
+    rows = every_value(server.database_url)
     stored = database_bytes(server.database_url)
     archive = tmp_path / "backup.tar"
     run_cli(["intake", "backup", "--out", str(archive)], server.env)

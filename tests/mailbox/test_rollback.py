@@ -17,8 +17,8 @@ from playwright.sync_api import Browser, expect
 import crypto
 from tests.mailbox.browser import open_mailbox
 from tests.mailbox.support import reply_content, signed_reply, store_reply
-from tests.support.databases import fresh_database, postgres_unavailable_reason
-from tests.support.live_server import LiveServer, live_server
+from tests.support.databases import postgres_unavailable_reason
+from tests.support.live_server import LiveServer, demo_server
 from tests.support.rollback import Revocation, revoke_demo_verifier, serve_chain, strip_anchor
 
 pytestmark = pytest.mark.browser
@@ -37,22 +37,16 @@ def revoked_server(
     if request.param == "postgresql" and (reason := postgres_unavailable_reason()):
         pytest.skip(reason)
     work = tmp_path_factory.mktemp(f"rollback-{request.param}")
-    with (
-        fresh_database(str(request.param), work) as url,
-        live_server(
-            database_url=url,
-            blob_dir=work / "blobs",
-            log_path=work / "server.log",
-            trust_root=(demo_org / "trust-root.json").read_text(),
-            genesis=demo_org / "manifest-1.json",
-            INTAKE_POW_DIFFICULTY="8",
-        ) as live,
-    ):
+    with demo_server(str(request.param), demo_org, work) as live:
         revocation = revoke_demo_verifier(demo_org, live, work)
         genesis = crypto.parse_manifest(revocation.genesis)
         keys = crypto.derive_mailbox(CODENAME, genesis.payload)
         forged = reply_content("verified", "Your case is accepted; send your passport scan.")
-        store_reply(url, keys.mailbox_id, *signed_reply(revocation.revoked, genesis, keys, forged))
+        store_reply(
+            live.database_url,
+            keys.mailbox_id,
+            *signed_reply(revocation.revoked, genesis, keys, forged),
+        )
         yield live, revocation
 
 

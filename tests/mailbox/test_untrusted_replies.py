@@ -24,8 +24,8 @@ from tests.mailbox.support import (
     signed_reply,
     store_reply,
 )
-from tests.support.databases import fresh_database, postgres_unavailable_reason
-from tests.support.live_server import LiveServer, live_server
+from tests.support.databases import postgres_unavailable_reason
+from tests.support.live_server import LiveServer, demo_server
 
 pytestmark = pytest.mark.browser
 
@@ -39,17 +39,7 @@ def server(
     if request.param == "postgresql" and (reason := postgres_unavailable_reason()):
         pytest.skip(reason)
     work = tmp_path_factory.mktemp(f"untrusted-{request.param}")
-    with (
-        fresh_database(str(request.param), work) as url,
-        live_server(
-            database_url=url,
-            blob_dir=work / "blobs",
-            log_path=work / "server.log",
-            trust_root=(demo_org / "trust-root.json").read_text(),
-            genesis=demo_org / "manifest-1.json",
-            INTAKE_POW_DIFFICULTY="8",
-        ) as live,
-    ):
+    with demo_server(str(request.param), demo_org, work) as live:
         yield live
 
 

@@ -21,24 +21,9 @@ from sqlalchemy.engine import make_url
 
 from app.migrate import upgrade
 from app.settings import Settings
+from tests.support.databases import every_value
 
 OLD_PAGE_MAILBOX = "5e" * 32
-
-
-def every_value(database_url: str) -> list[str]:
-    """Every value of every row of every table, as text."""
-    engine = sa.create_engine(database_url)
-    values: list[str] = []
-    try:
-        metadata = sa.MetaData()
-        metadata.reflect(bind=engine)
-        with engine.connect() as conn:
-            for table in metadata.sorted_tables:
-                for row in conn.execute(sa.select(table)):
-                    values += [bytes(v).hex() if isinstance(v, bytes) else str(v) for v in row]
-    finally:
-        engine.dispose()
-    return values
 
 
 def test_a_declaration_naming_a_mailbox_is_taken_and_the_id_kept_nowhere(

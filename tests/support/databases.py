@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import sqlalchemy as sa
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -48,3 +49,23 @@ def fresh_database(kind: str, tmp_dir: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_admin_url(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def every_value(database_url: str) -> list[str]:
+    """Every value of every row of every table, as text (bytes as hex and as latin-1)."""
+    engine = sa.create_engine(database_url)
+    values: list[str] = []
+    try:
+        metadata = sa.MetaData()
+        metadata.reflect(bind=engine)
+        with engine.connect() as conn:
+            for table in metadata.sorted_tables:
+                for row in conn.execute(sa.select(table)):
+                    for value in row:
+                        if isinstance(value, bytes | memoryview):
+                            values += [bytes(value).hex(), bytes(value).decode("latin-1")]
+                        else:
+                            values.append(str(value))
+    finally:
+        engine.dispose()
+    return values

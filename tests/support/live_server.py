@@ -128,3 +128,23 @@ def live_server(
     run_cli(["intake", "manifests", "import", str(genesis)], env)
     with serve(env, log_path) as url:
         yield LiveServer(url, database_url, blob_dir, log_path, env)
+
+
+@contextmanager
+def demo_server(kind: str, demo_org: Path, work: Path, **extra_env: str) -> Iterator[LiveServer]:
+    """A real server for the demo organisation on a fresh `kind` database in
+    `work`, with a cheap proof of work (tests pay it on every submission)."""
+    from tests.support.databases import fresh_database  # psycopg only where used
+
+    with (
+        fresh_database(kind, work) as url,
+        live_server(
+            database_url=url,
+            blob_dir=work / "blobs",
+            log_path=work / "server.log",
+            trust_root=(demo_org / "trust-root.json").read_text(),
+            genesis=demo_org / "manifest-1.json",
+            **{"INTAKE_POW_DIFFICULTY": "8", **extra_env},
+        ) as live,
+    ):
+        yield live
