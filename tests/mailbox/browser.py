@@ -24,7 +24,8 @@ async ({ codename, story }) => {
   const { sendSubmission } = await import("/static/js/mailbox-upload.js");
   const config = document.getElementById("mailbox-config").dataset;
   const { chain } = await api("GET", "/api/v1/manifests");
-  const verified = intake.verifyChain(chain, JSON.parse(config.trustRoot), new Date());
+  const anchor = intake.parseAnchor(config.manifestAnchor);
+  const verified = intake.verifyChain(chain, JSON.parse(config.trustRoot), new Date(), anchor);
   const manifest = verified[verified.length - 1];
   const keys = intake.deriveMailbox(codename, verified[0].payload);
   const content = new TextEncoder().encode(JSON.stringify({
@@ -36,7 +37,6 @@ async ({ codename, story }) => {
   const opts = { kind: "submission", manifest };
   const sent = await sendSubmission({
     kind: "submission",
-    mailbox: keys.mailboxId,
     form: {
       size: intake.envelopeSize(content.length, opts),
       build: async () => (await intake.sealBytes(content, opts)).envelope,

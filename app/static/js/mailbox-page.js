@@ -461,6 +461,8 @@ async function sendFollowup(keys, text, items, clean) {
         if (state === "uploading") {
           progressBar.value = percent;
           setFollowupState("uploading", t("uploading", { percent }));
+        } else if (state === "working" && percent !== undefined) {
+          setFollowupState(state, t("working_progress", { percent }));
         } else {
           setFollowupState(state, t(state));
         }

@@ -6,7 +6,7 @@
 // envelope through a callback once the attachments' payload digests are
 // known, so each file is encrypted in one pass while it is uploaded.
 
-import { solve } from "./pow.js";
+import { solve, stepwise } from "./pow.js";
 import { api, persist, uploadEnvelope } from "./upload.js";
 
 /** `bytes` from `offset` on, in pieces of `partSize` (upload.js's `partsFrom`). */
@@ -19,6 +19,36 @@ export function bytesParts(bytes, partSize) {
 }
 
 /**
+ * Declare the envelopes after a proof of work. When the price rose while it
+ * was being solved (the site is busy: "pow-stale"), a fresh challenge at the
+ * new price is solved, a couple of times at most, instead of failing.
+ */
+async function declare(kind, form, attachments, onState) {
+  for (let attempt = 1; ; attempt += 1) {
+    const challenge = await api("POST", "/api/v1/challenges", {});
+    onState("working");
+    const nonce = await solve(challenge.challenge, challenge.difficulty, {
+      onProgress: stepwise((percent) => onState("working", percent)),
+    });
+    try {
+      return await api("POST", "/api/v1/submissions", {
+        // No mailbox id: the server would only link this submission to the
+        // applicant's others and to his mailbox reads. The verifier finds it
+        // inside the sealed form.
+        kind,
+        envelopes: [
+          { id: "form", size: form.size },
+          ...attachments.map((a) => ({ id: a.id, size: a.sealed.size })),
+        ],
+        pow: { challenge: challenge.challenge, nonce },
+      });
+    } catch (error) {
+      if (error?.code !== "pow-stale" || attempt >= 3) throw error;
+    }
+  }
+}
+
+/**
  * Send one submission or follow-up.
  *
  * @param {object} opts
@@ -27,24 +57,12 @@ export function bytesParts(bytes, partSize) {
  *   the form envelope's exact size, known in advance, and a function sealing it
  *   once the attachments' payload digests (by attachment id) are known
  * @param {Array<{id: string, sealed: object}>} opts.attachments sealed (SealedEnvelope) attachments
- * @param {(state: string, percent?: number) => void} [opts.onState] "working", "uploading", "offline"
+ * @param {(state: string, percent?: number) => void} [opts.onState] "working" (with the
+ *   proof of work's estimated percent once it has moved), "uploading", "offline"
  * @returns {Promise<{id: string, received: string}>}
  */
 export async function sendSubmission({ kind, form, attachments, onState = () => {} }) {
-  const challenge = await api("POST", "/api/v1/challenges", {});
-  onState("working");
-  const nonce = await solve(challenge.challenge, challenge.difficulty);
-  const created = await api("POST", "/api/v1/submissions", {
-    // No mailbox id: the server would only link this submission to the
-    // applicant's others and to his mailbox reads. The verifier finds it
-    // inside the sealed form.
-    kind,
-    envelopes: [
-      { id: "form", size: form.size },
-      ...attachments.map((a) => ({ id: a.id, size: a.sealed.size })),
-    ],
-    pow: { challenge: challenge.challenge, nonce },
-  });
+  const created = await declare(kind, form, attachments, onState);
   const chunk = created.upload.chunk;
   const base = (eid) => `/api/v1/submissions/${created.id}/envelopes/${eid}`;
   const total = form.size + attachments.reduce((sum, a) => sum + a.sealed.size, 0);
