@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import secrets
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,41 @@ def test_other_files_and_broken_images_are_left_alone(page: Page) -> None:
     assert result["failed"] and result["bytes"] == broken
 
 
+@dataclass(frozen=True)
+class SentPhoto:
+    server: LiveServer
+    canary: str
+
+    def received(self, demo_org: Path, tools_env: dict[str, str], tmp_path: Path) -> bytes:
+        """The one attachment as the verifier tool decrypts it."""
+        cases = flow.pull_and_decrypt(self.server, demo_org, tools_env, tmp_path)
+        case = flow.find_case(cases, self.canary)
+        (attachment,) = case.doc["attachments"]
+        return (case.folder / attachment["file"]).read_bytes()
+
+
+def send_one_photo(
+    chromium: Browser, server: LiveServer, photo: Path, *, clean: bool, shown: str
+) -> SentPhoto:
+    """Sends `photo` through the intake page, with the metadata box as `clean`
+    says, after the file list has said `shown` about it."""
+    canary = "canary-" + secrets.token_hex(8)
+    page = chromium.new_page()
+    flow.open_page(page, server)
+    flow.go_to(page, "story")
+    page.fill("#q-story", canary)
+    flow.next_step(page)
+    page.set_input_files("#files", str(photo))
+    if not clean:
+        page.uncheck("#clean-metadata")
+    expect(page.locator("#file-list")).to_contain_text(shown)
+    flow.next_step(page)
+    flow.decline_codename(page)
+    flow.send(page)
+    page.close()
+    return SentPhoto(server, canary)
+
+
 def test_a_photo_keeps_its_hidden_data_when_he_chooses_to_send_it_as_it_is(
     chromium: Browser,
     page_server: LiveServer,
@@ -110,23 +146,10 @@ def test_a_photo_keeps_its_hidden_data_when_he_chooses_to_send_it_as_it_is(
     tmp_path: Path,
 ) -> None:
     photo = jpeg_with_gps(tmp_path / "as-is.jpg")
-    canary = "canary-" + secrets.token_hex(8)
-    page = chromium.new_page()
-    flow.open_page(page, page_server)
-    flow.go_to(page, "story")
-    page.fill("#q-story", canary)
-    flow.next_step(page)
-    page.set_input_files("#files", str(photo))
-    page.uncheck("#clean-metadata")
-    expect(page.locator("#file-list")).to_contain_text("будут отправлены")
-    flow.next_step(page)
-    flow.decline_codename(page)
-    flow.send(page)
-    page.close()
-
-    case = flow.find_case(flow.pull_and_decrypt(page_server, demo_org, tools_env, tmp_path), canary)
-    (attachment,) = case.doc["attachments"]
-    assert (case.folder / attachment["file"]).read_bytes() == photo.read_bytes()
+    received = send_one_photo(
+        chromium, page_server, photo, clean=False, shown="будут отправлены"
+    ).received(demo_org, tools_env, tmp_path)
+    assert received == photo.read_bytes()
 
 
 # Decodes images in this Chromium and returns their pixels, so a stripped
@@ -205,22 +228,9 @@ def test_a_webp_photo_reaches_the_organisation_without_its_place_or_camera(
     tmp_path: Path,
 ) -> None:
     photo = webp_with_gps(tmp_path / "фото.webp")
-    canary = "canary-" + secrets.token_hex(8)
-    page = chromium.new_page()
-    flow.open_page(page, page_server)
-    flow.go_to(page, "story")
-    page.fill("#q-story", canary)
-    flow.next_step(page)
-    page.set_input_files("#files", str(photo))
-    expect(page.locator("#file-list")).to_contain_text("скрытые данные будут удалены")
-    flow.next_step(page)
-    flow.decline_codename(page)
-    flow.send(page)
-    page.close()
-
-    case = flow.find_case(flow.pull_and_decrypt(page_server, demo_org, tools_env, tmp_path), canary)
-    (attachment,) = case.doc["attachments"]
-    received = (case.folder / attachment["file"]).read_bytes()
+    received = send_one_photo(
+        chromium, page_server, photo, clean=True, shown="скрытые данные будут удалены"
+    ).received(demo_org, tools_env, tmp_path)
     for marker in PLACE_AND_CAMERA:
         assert marker in photo.read_bytes() and marker not in received, marker
     assert "exif" not in Image.open(io.BytesIO(received)).info

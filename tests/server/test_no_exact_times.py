@@ -24,6 +24,7 @@ import stat
 import tarfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -71,10 +72,11 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-@pytest.fixture
-def server(
+@contextmanager
+def _serving(
     org: DemoOrg, database_kind: str, data_dir: Path, tmp_path: Path
 ) -> Iterator[LiveServer]:
+    """A real server whose data (database file, blobs) is all in `data_dir`."""
     with (
         fresh_database(database_kind, data_dir) as url,
         live_server(
@@ -86,6 +88,14 @@ def server(
             INTAKE_POW_DIFFICULTY="8",
         ) as live,
     ):
+        yield live
+
+
+@pytest.fixture
+def server(
+    org: DemoOrg, database_kind: str, data_dir: Path, tmp_path: Path
+) -> Iterator[LiveServer]:
+    with _serving(org, database_kind, data_dir, tmp_path) as live:
         yield live
 
 
@@ -104,17 +114,7 @@ def test_no_file_time_finer_than_the_hour_after_the_server_stops(
 ) -> None:
     """A server switched off (or seized powered down): SQLite's last close
     checkpoints its WAL and removes it, after every request has ended."""
-    with (
-        fresh_database(database_kind, data_dir) as url,
-        live_server(
-            database_url=url,
-            blob_dir=data_dir / "blobs",
-            log_path=tmp_path / "server.log",
-            trust_root=org.trust_root,
-            genesis=org.genesis,
-            INTAKE_POW_DIFFICULTY="8",
-        ) as live,
-    ):
+    with _serving(org, database_kind, data_dir, tmp_path) as live:
         _submit(live, org, cut=True)
     assert _exact_file_times(data_dir) == []
 
