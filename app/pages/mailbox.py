@@ -8,6 +8,7 @@ bytes for everyone and never sees the codename.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -32,6 +33,23 @@ SCRIPT_MESSAGES = {
         "Do not send anything; tell the organisation."
     ),
     "empty_codename": mark("Please type your codename."),
+    # The codename is checked against the word lists before it is used: a
+    # mistyped one would open someone else's (empty) mailbox in silence.
+    "codename_count": mark("Words typed: {count}. A codename has 9 words."),
+    "codename_numbering": mark(
+        "Word {position} is numbered {number}. Type the words in the order you wrote them down."
+    ),
+    "codename_unknown_word": mark("Word {position}, “{word}”, is not one of the codename words."),
+    "codename_unknown_word_suggest": mark(
+        "Word {position}, “{word}”, is not one of the codename words. Did you mean “{suggestion}”?"
+    ),
+    "codename_fix_words": mark(
+        "Check these words against what you wrote down and correct them. Nothing was sent."
+    ),
+    "codename_list_failed": mark(
+        "The list of codename words could not be loaded, so your codename was neither "
+        "checked nor sent. Check your connection and try again."
+    ),
     "working": mark("Checking that you are not a robot (a few seconds)…"),
     "working_progress": mark(
         "Checking that you are not a robot (longer while the site is busy): about {percent}%…"
@@ -105,6 +123,20 @@ def _limits(request: Request, lang: str) -> dict[str, Any]:
     }
 
 
+def _wordlists(request: Request, lang: str) -> str:
+    """Every codename word list (URL and SRI), the page's language first: the
+    script fetches them only to check a typed codename, and a codename may
+    come from either list whatever the page's language."""
+    assets = request.app.state.pages.assets
+    names = sorted(name for name in assets.integrity if name.startswith("wordlists/"))
+    names.sort(key=lambda name: name != f"wordlists/{lang}.txt")
+    lists = [
+        [name.removeprefix("wordlists/").removesuffix(".txt"), assets.url(name), assets.sri(name)]
+        for name in names
+    ]
+    return json.dumps(lists, separators=(",", ":"))
+
+
 def _page(request: Request, lang: str) -> HTMLResponse:
     return render(
         request,
@@ -112,6 +144,7 @@ def _page(request: Request, lang: str) -> HTMLResponse:
         lang,
         SCRIPT_MESSAGES,
         manifest=latest_manifest(request),
+        wordlists_json=_wordlists(request, lang),
         **_limits(request, lang),
     )
 

@@ -15,8 +15,8 @@ from app import clock
 from app.models import Reply
 from app.pow import solve
 
-CODENAME = "berry canal dune ember fjord grove harbor island jungle"
-OTHER_CODENAME = "amber basin cedar delta echo falcon garnet hazel iris"
+CODENAME = "backpack canal darkness ember factor grove harbor idiom jeep"
+OTHER_CODENAME = "acclaim basin cedar dart echo falcon garnet hammock ideology"
 
 
 def reply_content(

@@ -28,7 +28,7 @@ from tests.support.live_server import LiveServer, demo_server
 
 pytestmark = pytest.mark.browser
 
-CODENAME = "harbor iris jasmine kernel lantern meadow nickel orchard pepper"
+CODENAME = "harbor ideology jasmine kettle lantern mahogany nebula octagon panda"
 # Cheap base prices, and a target of one proof a minute, so a dozen paid
 # requests raise the price by four bits: the page's proof, bought at the base
 # price, is then stale.

@@ -35,8 +35,8 @@ from tests.support.live_server import LiveServer, demo_server
 pytestmark = pytest.mark.browser
 
 # Each test has its own mailbox on the module's server.
-SENDING_CODENAME = "lemon mirror needle ocean parrot quartz rocket silver thunder"
-ENGLISH_CODENAME = "apple border castle dragon engine forest garden hollow island"
+SENDING_CODENAME = "lemon mahogany nebula ocean parrot quarry raffle salad tantrum"
+ENGLISH_CODENAME = "apple backside cage dash engine faculty garden hamper idiom"
 
 # The intake page's own catalog entries (app/pages/intake.py), word for word.
 WARNING_RU = "Этот файл может содержать место и время, когда он был сделан, и данные об устройстве."

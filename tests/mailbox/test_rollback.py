@@ -23,7 +23,7 @@ from tests.support.rollback import Revocation, revoke_demo_verifier, serve_chain
 
 pytestmark = pytest.mark.browser
 
-CODENAME = "falcon garnet hazel iris jungle kettle lantern meadow nickel"
+CODENAME = "falcon garnet hammock ideology jeep kettle lantern mahogany nebula"
 TIMEOUT = 60_000
 REFUSED = "The organisation's keys could not be verified."
 

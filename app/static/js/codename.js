@@ -68,3 +68,101 @@ export function generateCodename(sodium, lang, wordlist) {
   for (let i = 0; i < WORDS; i++) words.push(wordlist[sodium.randombytes_uniform(LIST_SIZE)]);
   return words.join(" ");
 }
+
+// ------------------------------------------------------------- checking a typed codename
+
+// List numbering a codename may carry when copied from the page's numbered
+// list or written down with numbers: "1." "1)" "1:" or a bare "1", alone or
+// glued to its word ("1.word"). No list word holds a digit (checkWordlist),
+// so dropping it never changes a word; a number that is not its word's
+// place is reported, never used to reorder the words.
+const NUMBER_ALONE = /^(\d{1,2})[.):]?$/u;
+const NUMBER_GLUED = /^(\d{1,2})[.):](\p{L}+)$/u;
+
+/**
+ * Read the words of a codename already normalised as PROTOCOL.md says
+ * (`normaliseCodename`: one space between words). Returns
+ * `{words}` or `{problem: "count", count}` or
+ * `{problem: "numbering", position, number}` (positions count from 1).
+ */
+export function readCodename(normal) {
+  const words = [];
+  const numbered = [];
+  let pending = null;
+  for (const token of normal.split(" ").filter((part) => part.length > 0)) {
+    const alone = NUMBER_ALONE.exec(token);
+    if (alone) {
+      pending = Number(alone[1]);
+      continue;
+    }
+    const glued = NUMBER_GLUED.exec(token);
+    numbered.push(glued ? Number(glued[1]) : pending);
+    words.push(glued ? glued[2] : token);
+    pending = null;
+  }
+  if (words.length !== WORDS) return { problem: "count", count: words.length };
+  for (let i = 0; i < words.length; i++) {
+    if (numbered[i] !== null && numbered[i] !== i + 1) return { problem: "numbering", position: i + 1, number: numbered[i] };
+  }
+  return { words };
+}
+
+/** Edit distance (with swapped neighbours as one edit), or `limit + 1` once above `limit`. */
+function distance(a, b, limit) {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let before = null;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      let cost = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (before && i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) cost = Math.min(cost, before[j - 2] + 1);
+      row.push(cost);
+      best = Math.min(best, cost);
+    }
+    if (best > limit) return limit + 1;
+    before = previous;
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+/** The one list word within two edits of `word` and closer than any other, or null. */
+export function closestWord(word, list) {
+  let found = null;
+  let best = 3;
+  let tied = false;
+  for (const candidate of list) {
+    const d = distance(word, candidate, best);
+    if (d < best) {
+      best = d;
+      found = candidate;
+      tied = false;
+    } else if (d === best && found !== null) {
+      tied = true;
+    }
+  }
+  return tied ? null : found;
+}
+
+/**
+ * Which of `words` are not in the word list they came from. A codename's
+ * words all come from one list (generateCodename), so the list holding most
+ * of them is taken (the first given wins a tie) and every other word is
+ * wrong, even one that is in another list. `lists` is `[[lang, words]]`.
+ * Returns `{lang, wrong: [{position, word, suggestion}]}`.
+ */
+export function wrongWords(words, lists) {
+  let chosen = null;
+  for (const [lang, list] of lists) {
+    const known = new Set(list);
+    const count = words.filter((word) => known.has(word)).length;
+    if (chosen === null || count > chosen.count) chosen = { lang, list, known, count };
+  }
+  const wrong = [];
+  words.forEach((word, index) => {
+    if (!chosen.known.has(word)) wrong.push({ position: index + 1, word, suggestion: closestWord(word, chosen.list) });
+  });
+  return { lang: chosen.lang, wrong };
+}

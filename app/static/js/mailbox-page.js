@@ -10,6 +10,7 @@
 import { installSafety } from "./safety.js";
 import { loadSodium } from "./sodium-loader.js";
 import * as intake from "./intake-crypto.js";
+import * as codenames from "./codename.js";
 import { solve, stepwise } from "./pow.js";
 import * as exif from "./exif.js";
 import { FileChooser, needsDecision } from "./files.js";
@@ -20,6 +21,8 @@ const config = document.getElementById("mailbox-config").dataset;
 const messages = JSON.parse(config.messages);
 const trustRoot = JSON.parse(config.trustRoot);
 const vendorSri = JSON.parse(config.vendorSri);
+// [[lang, url, sri]], the page's language first: fetched only to check a codename.
+const wordlists = JSON.parse(config.wordlists);
 const limits = {
   max_files: Number(config.maxFiles),
   max_file_bytes: Number(config.maxFileBytes),
@@ -30,6 +33,7 @@ const root = document.getElementById("mailbox");
 const loginForm = document.getElementById("login-form");
 const codenameBox = document.getElementById("codename");
 const openButton = document.getElementById("open");
+const codenameError = document.getElementById("codename-error");
 const statusLine = document.getElementById("status");
 const inbox = document.getElementById("inbox");
 const replyList = document.getElementById("replies");
@@ -131,6 +135,7 @@ function closeMailbox() {
   followupStatus.textContent = "";
   progressBox.hidden = true;
   codenameBox.value = "";
+  showCodenameErrors([]);
   loginForm.hidden = false;
 }
 window.addEventListener("pagehide", closeMailbox);
@@ -288,10 +293,78 @@ function reportError(error, show) {
   else show(t("unexpected"));
 }
 
+// ------------------------------------------------------------- the codename check
+
+// Each word list, fetched (SRI-pinned) the first time a codename needs it.
+const listCache = new Map();
+
+function wordlist(lang, url, sri) {
+  if (!listCache.has(lang)) {
+    const loading = codenames.loadWordlist(lang, sri, url);
+    // A failed fetch is tried again on the next attempt, not remembered.
+    loading.catch(() => listCache.delete(lang));
+    listCache.set(lang, loading);
+  }
+  return listCache.get(lang);
+}
+
+/** The lists to check `words` against: the page language's first, the others only if needed. */
+async function listsFor(words) {
+  const [first, ...others] = wordlists;
+  const lists = [[first[0], await wordlist(...first)]];
+  const known = new Set(lists[0][1]);
+  if (words.every((word) => known.has(word))) return lists;
+  for (const other of others) lists.push([other[0], await wordlist(...other)]);
+  return lists;
+}
+
+function showCodenameErrors(lines) {
+  codenameError.replaceChildren(...lines.map((line) => Object.assign(document.createElement("p"), { textContent: line })));
+  codenameError.hidden = lines.length === 0;
+  if (lines.length > 0) codenameBox.setAttribute("aria-invalid", "true");
+  else codenameBox.removeAttribute("aria-invalid");
+}
+
+/**
+ * The codename's nine words as the protocol normalises them, list numbering
+ * left out, or null after saying what is wrong. A mistyped codename derives
+ * another, empty mailbox and nobody could tell (the server cannot): so
+ * nothing is derived or sent until every word is a word of one list.
+ */
+async function checkedCodename(typed) {
+  const read = codenames.readCodename(intake.normaliseCodename(typed));
+  if (read.problem === "count") {
+    showCodenameErrors([t("codename_count", { count: read.count })]);
+    return null;
+  }
+  if (read.problem === "numbering") {
+    showCodenameErrors([t("codename_numbering", read)]);
+    return null;
+  }
+  let lists;
+  try {
+    lists = await listsFor(read.words);
+  } catch (error) {
+    console.error("mailbox: word list:", error); // local only
+    // Fail closed: an unchecked codename is not used.
+    showCodenameErrors([t("codename_list_failed")]);
+    return null;
+  }
+  const { wrong } = codenames.wrongWords(read.words, lists);
+  if (wrong.length > 0) {
+    const lines = wrong.map((item) => t(item.suggestion ? "codename_unknown_word_suggest" : "codename_unknown_word", item));
+    showCodenameErrors([...lines, t("codename_fix_words")]);
+    return null;
+  }
+  showCodenameErrors([]);
+  return read.words.join(" ");
+}
+
 loginForm.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const codename = codenameBox.value;
-  if (!intake.normaliseCodename(codename)) {
+  if (openButton.disabled) return;
+  if (!intake.normaliseCodename(codenameBox.value)) {
+    showCodenameErrors([]);
     statusLine.textContent = t("empty_codename");
     codenameBox.focus();
     return;
@@ -299,6 +372,11 @@ loginForm.addEventListener("submit", async (event) => {
   openButton.disabled = true;
   let keys = null;
   try {
+    const codename = await checkedCodename(codenameBox.value);
+    if (codename === null) {
+      codenameBox.focus();
+      return;
+    }
     const { genesis } = await ready;
     keys = intake.deriveMailbox(codename, genesis.payload);
     const result = await checkMailbox(keys);
