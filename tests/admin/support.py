@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shutil
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -202,3 +206,30 @@ def admins_of(people: People, manifest: crypto.Manifest) -> list[Person]:
     """The people whose keys are the admin set of `manifest`."""
     by_kid = people.by_sign_kid()
     return [by_kid[a.sign_kid] for a in manifest.admins]
+
+
+def app_package_in_use() -> Path:
+    """The `app` package the servers run (the same environment as theirs)."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import app; print(app.__path__[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd="/",
+    )
+    return Path(found.stdout.strip())
+
+
+def copy_app_package(root: Path) -> Path:
+    """Copies the `app` package into `root`: a server run from the copy
+    (`pythonpath_with`) serves files that cannot change under the test (the
+    checkout's may, while it is edited), and a test may change the copy's."""
+    shutil.copytree(
+        app_package_in_use(), root / "app", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return root
+
+
+def pythonpath_with(root: Path) -> str:
+    """PYTHONPATH that puts the packages in `root` before the environment's."""
+    return os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)

@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +27,14 @@ from tests.support.live_server import LiveServer
 
 from .conftest import Organisation, serve
 from .people import People, Person
-from .support import publish, server_chain, sign_draft, write_chain
+from .support import (
+    copy_app_package,
+    publish,
+    pythonpath_with,
+    server_chain,
+    sign_draft,
+    write_chain,
+)
 from .tampering_proxy import replace_header, replace_script, tampering_proxy
 
 pytestmark = pytest.mark.browser
@@ -58,28 +62,12 @@ def signed_site(
     return signed
 
 
-def app_package_in_use() -> Path:
-    """The `app` package the servers run (the same environment as theirs)."""
-    found = subprocess.run(
-        [sys.executable, "-c", "import app; print(app.__path__[0])"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd="/",
-    )
-    return Path(found.stdout.strip())
-
-
 @contextmanager
 def snapshot_server(organisation: Organisation, work: Path) -> Iterator[LiveServer]:
     """A real server running from a copy of the `app` package: the files it
     serves cannot change under the test (the checkout's may, while it is edited)."""
-    copy = work / "app-copy"
-    shutil.copytree(
-        app_package_in_use(), copy / "app", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    path = os.pathsep.join([str(copy), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    with serve(organisation, work / "server", PYTHONPATH=path) as live:
+    copy = copy_app_package(work / "app-copy")
+    with serve(organisation, work / "server", PYTHONPATH=pythonpath_with(copy)) as live:
         yield live
 
 

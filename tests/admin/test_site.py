@@ -10,10 +10,7 @@ changed by one byte while it runs, as an intruder on its disk would.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,30 +20,21 @@ from tests.support.live_server import LiveServer
 
 from .conftest import Organisation, serve
 from .people import People, Person
-from .support import publish, server_chain, sign_draft, write_chain
+from .support import (
+    copy_app_package,
+    publish,
+    pythonpath_with,
+    server_chain,
+    sign_draft,
+    write_chain,
+)
 
 TAMPERED = "/static/js/pow.js"
 
 
-def app_package_in_use() -> Path:
-    """The `app` package the servers run (the same environment as theirs)."""
-    found = subprocess.run(
-        [sys.executable, "-c", "import app; print(app.__path__[0])"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd="/",
-    )
-    return Path(found.stdout.strip())
-
-
 @pytest.fixture(scope="module")
 def app_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("app-copy")
-    shutil.copytree(
-        app_package_in_use(), root / "app", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    return root
+    return copy_app_package(tmp_path_factory.mktemp("app-copy"))
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +42,7 @@ def copy_server(
     organisation: Organisation, app_copy: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     """A second server, same settings and chain, running the copied package."""
-    path = os.pathsep.join([str(app_copy), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    path = pythonpath_with(app_copy)
     with serve(organisation, tmp_path_factory.mktemp("copy-server"), PYTHONPATH=path) as live:
         yield live
 
