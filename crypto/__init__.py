@@ -1,8 +1,8 @@
 """Intake protocol core: implements docs/PROTOCOL.md version 3 and reads versions 1 and 2.
 
-Version 3 adds reader rules only (the page anchor, the key-set fingerprint,
-short manifest validity): envelopes are still written with ``"v": 2``
-(``ENVELOPE_VERSION``), and every earlier envelope still opens.
+Version 3 adds reader rules (the page anchor, the key-set fingerprint, short
+manifest validity) and envelopes with ``"v": 3`` (``ENVELOPE_VERSION``; only
+the payload digest changed), and every earlier envelope still opens.
 
 Public API (docs/CRYPTO_API.md): everything is importable from ``crypto``.
 Raw libsodium calls live only in ``crypto._sodium``; nothing here imports the
@@ -111,11 +111,11 @@ from crypto.signatures import (
     verify_rewrap,
 )
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 READS_VERSIONS = (1, 2, 3)
-# The header "v" of envelopes written under version 3: the byte formats did
-# not change in version 3, so envelopes keep saying 2.
-ENVELOPE_VERSION = 2
+# The header "v" of envelopes written now: 3, which changed only the payload
+# digest (PROTOCOL.md, the envelope); readers open 1, 2 and 3.
+ENVELOPE_VERSION = 3
 
 __all__ = [
     "ENVELOPE_VERSION",

@@ -6,6 +6,11 @@ before the whole envelope verified: ``open_envelope`` decrypts into a spooled
 temporary and copies to the caller only after TAG_FINAL, the absence of
 trailing data and the zero padding have all been checked.
 
+Versions: writers produce ``"v": 3``; readers open 1, 2 and 3. The byte
+layout is the same in all three; only the payload digest differs (v1: the
+whole envelope, v2: BLAKE2b over the payload, v3: BLAKE2b over the SHA-256 of
+each chunk, so a browser without WebAssembly hashes with native WebCrypto).
+
 Reader order (so Python and the browser report the same class):
   1. prefix structure and v2 bounds ............ ``malformed``
   2. some keyring key opens some ``sealed`` ..... ``no-match``
@@ -21,6 +26,7 @@ Reader order (so Python and the browser report the same class):
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import io
 import json
@@ -47,6 +53,9 @@ KINDS = ("submission", "attachment", "followup", "reply")
 HEADER_KEYS = frozenset({"v", "kind", "manifest", "recipients", "stream", "chunk"})
 MAX_MANIFEST_VERSION = 2**53 - 1  # the largest integer JavaScript holds exactly
 PAYLOAD_DIGEST_LABEL = b"intake/v2/payload-digest"
+PAYLOAD_DIGEST_LABEL_V3 = b"intake/v3/payload-digest"
+ENVELOPE_VERSION = 3  # what writers produce
+READ_VERSIONS = (1, 2, 3)
 _HEADER_MAC_LABEL = b"intake/v1/header-mac"
 _PAYLOAD_KEY_LABEL = b"intake/v1/payload"
 _SPOOL_MAX = 4 * 2**20  # plaintext below this stays in memory while verifying
@@ -140,7 +149,7 @@ def _parse_header_json(
     if not isinstance(doc, dict) or set(doc) != HEADER_KEYS:
         raise ValueError("header keys")
     v = doc["v"]
-    if not is_int(v) or v not in (1, 2):
+    if not is_int(v) or v not in READ_VERSIONS:
         raise ValueError("header version")
     kind = doc["kind"]
     if kind not in KINDS:
@@ -235,6 +244,35 @@ def payload_length_for(content_length: int, chunk: int = 65536) -> int:
     """Bytes after ``header_mac`` for ``content_length`` bytes of content."""
     plain = padded_size(content_length)
     return plain + -(-plain // chunk) * _sodium.STREAM_ABYTES
+
+
+class _PayloadDigest:
+    """The payload digest, fed the payload one framed chunk (``chunk + 17``
+    bytes, the last shorter) at a time.
+
+    v1 and v2 (v1 readers only ever compare it with v2 writers' values):
+    ``H(32, "intake/v2/payload-digest" || stream_header || payload)``.
+    v3: ``H(32, "intake/v3/payload-digest" || stream_header || SHA-256(c_1)
+    || ... || SHA-256(c_n))`` over the ciphertext chunks ``c_i``: the same
+    binding (a collision needs one in SHA-256 or BLAKE2b), but the bulk of the
+    hashing is SHA-256, which every browser has natively (WebCrypto) even
+    where no JIT or WebAssembly runs (PROTOCOL.md, the envelope, v3).
+    """
+
+    def __init__(self, v: int, stream_header: bytes) -> None:
+        self._hash_list = v >= 3
+        self._state = _sodium.Blake2b(32)
+        label = PAYLOAD_DIGEST_LABEL_V3 if self._hash_list else PAYLOAD_DIGEST_LABEL
+        self._state.update(label + stream_header)
+
+    def update_chunk(self, block: bytes) -> None:
+        if self._hash_list:
+            self._state.update(hashlib.sha256(block).digest())
+        else:
+            self._state.update(block)
+
+    def digest(self) -> bytes:
+        return self._state.digest()
 
 
 # -- keys ---------------------------------------------------------------------------
@@ -391,8 +429,7 @@ def _seal_plaintext(
         mutate=mutate,
     )
     dst.write(prefix)
-    digest = _sodium.Blake2b(32)
-    digest.update(PAYLOAD_DIGEST_LABEL + pusher.header)
+    digest = _PayloadDigest(v, pusher.header)
     written = len(prefix)
     done = 0
     buf = bytearray()
@@ -403,13 +440,13 @@ def _seal_plaintext(
             del buf[:chunk]
             done += chunk
             dst.write(block)
-            digest.update(block)
+            digest.update_chunk(block)
             written += len(block)
     if done + len(buf) != total or (not buf and total):
         raise ValueError("plaintext length does not match total")
     block = pusher.push(bytes(buf), final=True)
     dst.write(block)
-    digest.update(block)
+    digest.update_chunk(block)
     written += len(block)
     return SealResult(payload_digest=digest.digest(), envelope_size=written)
 
@@ -438,7 +475,7 @@ def seal(
         _content_plaintext(src, size),
         padded_size(size),
         dst,
-        v=2,
+        v=ENVELOPE_VERSION,
         kind=kind,
         manifest=manifest,
         recipients=recipients,
@@ -524,15 +561,14 @@ def _decrypt_into(
     header = read_header(src)
     k, opener = _recover_key(header, openers)
     puller = _sodium.StreamPull(_payload_key(k), header.stream_header)
-    digest = _sodium.Blake2b(32)
-    digest.update(PAYLOAD_DIGEST_LABEL + header.stream_header)
+    digest = _PayloadDigest(header.v, header.stream_header)
     sink = _PlaintextSink(out)
     step = header.chunk + _sodium.STREAM_ABYTES
     while True:
         block = _read_exact(src, step)
         if not block:
             raise InvalidEnvelope("truncated")
-        digest.update(block)
+        digest.update_chunk(block)
         result = puller.pull(block)
         if result is None:
             raise InvalidEnvelope("payload")
@@ -632,18 +668,20 @@ def _open_with_x25519(data: bytes, public: bytes, secret: bytes) -> tuple[Envelo
 
 
 def payload_digest(src: BinaryIO) -> bytes:
-    """``H(32, "intake/v2/payload-digest" || stream_header || payload)``, streamed.
+    """The payload digest of the envelope's version (``_PayloadDigest``), streamed.
 
-    Needs no key and checks structure only, like ``read_header``.
+    Needs no key and checks structure only, like ``read_header``. The payload
+    is taken in the chunks a reader frames (``chunk + 17`` bytes, the last
+    shorter), whatever its length.
     """
     header = read_header(src)
-    digest = _sodium.Blake2b(32)
-    digest.update(PAYLOAD_DIGEST_LABEL + header.stream_header)
+    digest = _PayloadDigest(header.v, header.stream_header)
+    step = header.chunk + _sodium.STREAM_ABYTES
     while True:
-        piece = src.read(_COPY)
-        if not piece:
+        block = _read_exact(src, step)
+        if not block:
             return digest.digest()
-        digest.update(bytes(piece))
+        digest.update_chunk(block)
 
 
 # -- rewrapping ------------------------------------------------------------------------
@@ -707,3 +745,23 @@ def recipient_discrepancies(
     unknown = [k for k in named if k not in active_kids]
     missing = [k for k in active_kids if k not in named]
     return unknown, missing
+
+
+# -- the fixed start, for readers holding only part of an envelope -------------------
+
+PREFIX_START = len(MAGIC) + 4  # magic || u32be header_len
+PREFIX_OVERHEAD = PREFIX_START + MAC_BYTES  # a prefix's bytes besides its header JSON
+
+
+def prefix_length(start: bytes) -> int:
+    """The whole prefix's length, from the envelope's first ``PREFIX_START`` bytes.
+
+    For readers that hold only the start of an envelope (an upload still
+    arriving, a stored blob read by range). ``InvalidEnvelope("malformed")``
+    unless ``start`` begins with the magic. The header length is not bounded
+    here: the caller bounds it, and ``read_header`` does when it reads the prefix.
+    """
+    if len(start) < PREFIX_START or not hmac.compare_digest(bytes(start[: len(MAGIC)]), MAGIC):
+        raise _malformed()
+    (header_len,) = struct.unpack(">I", start[len(MAGIC) : PREFIX_START])
+    return PREFIX_OVERHEAD + int(header_len)

@@ -85,7 +85,7 @@ def test_seal_then_open_returns_the_content(size: int, chunk: int) -> None:
     envelope = sealed(content, chunk)
     opened, got = open_bytes(envelope, RING)
     assert got == content and opened.size == size and opened.opened_by == V1
-    assert opened.header.v == 2 and opened.header.chunk == chunk
+    assert opened.header.v == 3 and opened.header.chunk == chunk
     payload = len(envelope) - len(opened.header.prefix)
     assert payload == payload_length_for(size, chunk)
     check_payload_framing(opened.header, payload)
@@ -236,7 +236,7 @@ def test_rewrap_prefix_reads_only_the_prefix_and_names_the_same_stream() -> None
     assert src.tell() == len(old_header.prefix)
     new_header = parse_prefix(prefix)
     assert new_header.stream_header == old_header.stream_header
-    assert new_header.recipient_kids == [V2.kid] and new_header.v == 2
+    assert new_header.recipient_kids == [V2.kid] and new_header.v == 3
 
 
 def test_rewrap_needs_a_key_that_opens_the_envelope() -> None:
@@ -247,6 +247,71 @@ def test_rewrap_needs_a_key_that_opens_the_envelope() -> None:
 def test_payload_digest_needs_no_key_and_matches_what_open_reports() -> None:
     envelope = sealed(os.urandom(12345))
     assert payload_digest(io.BytesIO(envelope)) == open_bytes(envelope, RING)[0].payload_digest
+
+
+def _payload_chunks(envelope: bytes) -> tuple[bytes, list[bytes]]:
+    header = read_header(io.BytesIO(envelope))
+    payload = envelope[len(header.prefix) :]
+    step = header.chunk + 17
+    return header.stream_header, [payload[i : i + step] for i in range(0, len(payload), step)]
+
+
+def test_version_3_payload_digest_is_blake2b_over_the_sha256_of_each_chunk() -> None:
+    import hashlib
+
+    envelope = sealed(os.urandom(20000), chunk=4096)
+    stream_header, chunks = _payload_chunks(envelope)
+    assert len(chunks) == 5
+    hash_list = b"".join(hashlib.sha256(c).digest() for c in chunks)
+    want = hashlib.blake2b(
+        b"intake/v3/payload-digest" + stream_header + hash_list, digest_size=32
+    ).digest()
+    assert payload_digest(io.BytesIO(envelope)) == want
+    assert open_bytes(envelope, RING)[0].payload_digest == want
+
+
+def _seal_v2(content: bytes, chunk: int = 4096) -> bytes:
+    from crypto.envelope import _content_plaintext, _seal_plaintext
+    from crypto.padding import padded_size
+
+    out = io.BytesIO()
+    _seal_plaintext(
+        _content_plaintext(io.BytesIO(content), len(content)),
+        padded_size(len(content)),
+        out,
+        v=2,
+        kind="attachment",
+        manifest=REF,
+        recipients=[pk(V1)],
+        chunk=chunk,
+        rng=None,
+    )
+    return out.getvalue()
+
+
+def test_version_2_envelopes_still_open_with_their_own_payload_digest() -> None:
+    import hashlib
+
+    content = os.urandom(9000)
+    old = _seal_v2(content)
+    opened, got = open_bytes(old, RING)
+    assert got == content and opened.header.v == 2
+    header = read_header(io.BytesIO(old))
+    want = hashlib.blake2b(
+        b"intake/v2/payload-digest" + header.stream_header + old[len(header.prefix) :],
+        digest_size=32,
+    ).digest()
+    assert opened.payload_digest == payload_digest(io.BytesIO(old)) == want
+
+
+def test_a_changed_chunk_changes_the_version_3_digest_even_with_the_tag_unchecked() -> None:
+    # The server checks no tag: the digest alone must tell two payloads apart.
+    envelope = sealed(os.urandom(20000), chunk=4096)
+    header = read_header(io.BytesIO(envelope))
+    for at in (len(header.prefix), len(envelope) - 1):
+        changed = bytearray(envelope)
+        changed[at] ^= 0x80
+        assert payload_digest(io.BytesIO(bytes(changed))) != payload_digest(io.BytesIO(envelope))
 
 
 def test_read_header_is_keyless_structure_only_and_reads_exactly_the_prefix() -> None:

@@ -82,10 +82,10 @@ DOCUMENTED = [
 ]
 
 
-def test_package_declares_protocol_version_3_reading_1_to_3_writing_v2_envelopes() -> None:
-    assert crypto.PROTOCOL_VERSION == 3
+def test_package_declares_protocol_version_4_reading_envelopes_1_to_3_writing_v3() -> None:
+    assert crypto.PROTOCOL_VERSION == 4
     assert crypto.READS_VERSIONS == (1, 2, 3)
-    assert crypto.ENVELOPE_VERSION == 2
+    assert crypto.ENVELOPE_VERSION == 3
 
 
 def test_every_documented_name_is_exported() -> None:

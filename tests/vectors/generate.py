@@ -64,7 +64,7 @@ from crypto import (
     verify_rewrap,
 )
 from crypto.dsse import MANIFEST_TYPE
-from crypto.envelope import _seal_plaintext
+from crypto.envelope import _content_plaintext, _seal_plaintext
 
 HERE = Path(__file__).resolve().parent
 FILES = (
@@ -264,15 +264,96 @@ def _seal(
     kind: str = "attachment",
     recipients: tuple[Identity, ...] = (V1,),
     ref: ManifestRef = GENESIS_REF,
+    v: int = 2,
 ) -> bytes:
-    return seal_bytes(
-        content,
+    """What ``seal_bytes`` writes, but of envelope version ``v`` (the vectors
+    written before version 3 keep their bytes; ``seal_bytes`` now writes v3)."""
+    out = io.BytesIO()
+    _seal_plaintext(
+        _content_plaintext(io.BytesIO(content), len(content)),
+        padded_size(len(content)),
+        out,
+        v=v,
         kind=kind,
         manifest=ref,
         recipients=[r.x25519_public for r in recipients],  # type: ignore[misc]
         chunk=chunk,
         rng=DetRng("envelope/" + name),
     )
+    return out.getvalue()
+
+
+def _v3_envelope_vectors() -> list[dict[str, Any]]:
+    """Envelope version 3 (the hash-list payload digest): what writers produce now."""
+    vecs: list[dict[str, Any]] = []
+    envelope = b""
+    for n, chunk in ((0, 65536), (1, 65536), (65537, 65536), (20000, 4096)):
+        name = f"ok-v3-size-{n}-chunk-{chunk}"
+        content = _content(name, n)
+        envelope = _seal(name, content, chunk=chunk, v=3)
+        # The public writer produces exactly this version and these bytes.
+        same = seal_bytes(
+            content,
+            kind="attachment",
+            manifest=GENESIS_REF,
+            recipients=[V1.x25519_public],  # type: ignore[list-item]
+            chunk=chunk,
+            rng=DetRng("envelope/" + name),
+        )
+        if same != envelope:
+            raise AssertionError(f"{name}: seal_bytes no longer writes version 3")
+        vecs.append(_envelope_vector(name, envelope, ["verifier-1"], "ok", content))
+    aligned = envelope  # 20000 bytes pad to five whole chunks of 4096
+    content = _content("ok-v3-two-recipients", 5000)
+    two = _seal("ok-v3-two-recipients", content, recipients=(V1, V2), chunk=4096, v=3)
+    vecs.append(_envelope_vector("ok-v3-two-recipients", two, ["verifier-2"], "ok", content))
+    rewrapped = io.BytesIO()
+    rewrap(
+        io.BytesIO(two),
+        rewrapped,
+        Keyring([V1]),
+        [V3.x25519_public],  # type: ignore[list-item]
+        DetRng("envelope/ok-v3-rewrapped"),
+        manifest=SECOND_REF,
+    )
+    if payload_digest(io.BytesIO(rewrapped.getvalue())) != payload_digest(io.BytesIO(two)):
+        raise AssertionError("a v3 rewrap changed the payload digest")
+    vecs.append(
+        _envelope_vector(
+            "ok-v3-rewrapped-same-payload-digest",
+            rewrapped.getvalue(),
+            ["verifier-3"],
+            "ok",
+            content,
+        )
+    )
+    off = _payload_offset(aligned)
+    step = 4096 + 17
+    vecs.append(
+        _envelope_vector(
+            "payload-v3-flipped-ciphertext-byte",
+            _flip(aligned, off + 10),
+            ["verifier-1"],
+            "payload",
+        )
+    )
+    vecs.append(
+        _envelope_vector(
+            "truncated-v3-last-chunk-cut-off",
+            aligned[: off + 4 * step],
+            ["verifier-1"],
+            "truncated",
+        )
+    )
+    vecs.append(
+        _envelope_vector(
+            "trailing-data-v3-final-chunk-repeated",
+            aligned + aligned[off + 4 * step :],
+            ["verifier-1"],
+            "trailing-data",
+        )
+    )
+    return vecs
 
 
 def _flip(data: bytes, index: int, mask: int = 0x01) -> bytes:
@@ -544,7 +625,7 @@ def envelopes_doc() -> dict[str, Any]:
         ("malformed-chunk-below-bounds", setter("chunk", 2048)),
         ("malformed-chunk-above-bounds", setter("chunk", 1048577)),
         ("malformed-unknown-header-key", setter("note", "x")),
-        ("malformed-version-3", setter("v", 3)),
+        ("malformed-version-4", setter("v", 4)),
         ("malformed-version-as-string", setter("v", "2")),
         ("malformed-unknown-kind", setter("kind", "letter")),
         ("malformed-no-recipients", setter("recipients", [])),
@@ -570,6 +651,7 @@ def envelopes_doc() -> dict[str, Any]:
         mutate=lambda d: d.__setitem__("recipients", d["recipients"] * 65),
     )
     vecs.append(_envelope_vector("malformed-65-recipients", too_many, ["verifier-1"], "malformed"))
+    vecs += _v3_envelope_vectors()
     return {"vectors": vecs}
 
 

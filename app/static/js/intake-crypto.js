@@ -8,10 +8,12 @@
 // class of PROTOCOL.md ("malformed", "header-mac", "bad-signature", ...).
 // Misuse (wrong argument types) throws TypeError or RangeError.
 
-export const PROTOCOL_VERSION = 3;
-// Version 3 added reader rules only (page anchor, key-set fingerprint): the
-// envelope bytes did not change, so envelopes still say "v": 2.
-export const ENVELOPE_VERSION = 2;
+export const PROTOCOL_VERSION = 4;
+// Envelope version 3 changed only the payload digest (a BLAKE2b over each
+// chunk's SHA-256, which WebCrypto computes natively even without a JIT or
+// WebAssembly); readers still open "v": 1 and 2. Writers produce 3.
+export const ENVELOPE_VERSION = 3;
+const READ_VERSIONS = Object.freeze([1, 2, 3]);
 export const MAGIC = new Uint8Array([0x49, 0x4e, 0x54, 0x41, 0x4b, 0x45, 0x76, 0x31]); // "INTAKEv1"
 export const MANIFEST_PAYLOAD_TYPE = "application/vnd.intake.manifest+json";
 export const KINDS = Object.freeze(["submission", "attachment", "followup", "reply"]);
@@ -34,6 +36,7 @@ const KID_RE = /^[0-9a-f]{32}$/;
 const LABEL_HEADER_MAC = utf8("intake/v1/header-mac");
 const LABEL_PAYLOAD = utf8("intake/v1/payload");
 const LABEL_PAYLOAD_DIGEST = utf8("intake/v2/payload-digest");
+const LABEL_PAYLOAD_DIGEST_V3 = utf8("intake/v3/payload-digest");
 const LABEL_MAILBOX_SALT = utf8("intake/v1/mailbox-salt");
 const LABEL_REPLY = utf8("intake/v1/reply");
 const LABEL_KEY_SET = utf8("intake/v3/key-set");
@@ -417,6 +420,81 @@ export function fingerprint(kidHex) {
     throw new RangeError("fingerprint needs a kid of 32 lowercase hex digits");
   }
   return kidHex.match(/.{4}/g).join(" ");
+}
+
+// SHA-256 (FIPS 180-4) in plain JavaScript, for what must be synchronous
+// (opening a v3 envelope) or where WebCrypto is missing (a page that is not a
+// secure context). Sealing uses crypto.subtle.digest, native code, when it can.
+const SHA256_K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+function sha256Blocks(state, w, bytes, at) {
+  for (let i = 0; i < 16; i++, at += 4) {
+    w[i] = (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
+  }
+  for (let i = 16; i < 64; i++) {
+    const a = w[i - 15];
+    const b = w[i - 2];
+    const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
+    const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
+    w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
+  }
+  let [a, b, c, d, e, f, g, h] = state;
+  for (let i = 0; i < 64; i++) {
+    const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+    const t1 = (h + S1 + ((e & f) ^ (~e & g)) + SHA256_K[i] + w[i]) | 0;
+    const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+    const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+    h = g;
+    g = f;
+    f = e;
+    e = (d + t1) | 0;
+    d = c;
+    c = b;
+    b = a;
+    a = (t1 + t2) | 0;
+  }
+  state[0] += a; state[1] += b; state[2] += c; state[3] += d;
+  state[4] += e; state[5] += f; state[6] += g; state[7] += h;
+}
+
+/** SHA-256 of `message` (synchronous, plain JavaScript). */
+export function sha256(message) {
+  requireBytes(message, "message");
+  const state = new Uint32Array([
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+  ]);
+  const w = new Int32Array(64);
+  const whole = message.length - (message.length % 64);
+  for (let at = 0; at < whole; at += 64) sha256Blocks(state, w, message, at);
+  // The tail, 0x80, zeros and the bit length as u64be, in one or two blocks.
+  const tail = new Uint8Array(message.length % 64 < 56 ? 64 : 128);
+  tail.set(message.subarray(whole));
+  tail[message.length - whole] = 0x80;
+  const bits = message.length * 8;
+  tail.set(u32be(Math.floor(bits / 2 ** 32)), tail.length - 8);
+  tail.set(u32be(bits >>> 0), tail.length - 4);
+  for (let at = 0; at < tail.length; at += 64) sha256Blocks(state, w, tail, at);
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 8; i++) out.set(u32be(state[i]), 4 * i);
+  return out;
+}
+
+// Native SHA-256 when the page has WebCrypto (a secure context: HTTPS, a
+// .onion in Tor Browser, localhost); else the plain JavaScript one.
+function sha256Async(bytes) {
+  const subtle = globalThis.crypto?.subtle;
+  if (typeof subtle?.digest !== "function") return Promise.resolve(sha256(bytes));
+  // digest() copies its input at the call, so the caller may reuse `bytes`.
+  return subtle.digest("SHA-256", bytes).then((buffer) => new Uint8Array(buffer));
 }
 
 // ---------------------------------------------------------------- padding
@@ -852,7 +930,7 @@ export function parseHeader(bytes) {
   if (!isPlainObject(h) || !hasExactKeys(h, ["v", "kind", "manifest", "recipients", "stream", "chunk"])) {
     throw bad("header: wrong keys");
   }
-  if (h.v !== 1 && h.v !== 2) throw bad("header: unknown version");
+  if (!READ_VERSIONS.includes(h.v)) throw bad("header: unknown version");
   if (!KINDS.includes(h.kind)) throw bad("header: unknown kind");
   if (!isInt(h.chunk) || h.chunk < MIN_CHUNK || h.chunk > MAX_CHUNK) throw bad("header: chunk out of range");
   const m = h.manifest;
@@ -886,14 +964,29 @@ export function parseHeader(bytes) {
   };
 }
 
-/** payload_digest = H(32, "intake/v2/payload-digest" || stream_header || payload). */
+/**
+ * The payload digest (PROTOCOL.md): for "v": 1 and 2,
+ * H(32, "intake/v2/payload-digest" || stream_header || payload); for "v": 3,
+ * H(32, "intake/v3/payload-digest" || stream_header || SHA-256(c_1) || ... ||
+ * SHA-256(c_n)), c_i the payload's chunks of chunk + 17 bytes (the last shorter).
+ */
 export function payloadDigest(envelopeBytes) {
   const header = parseHeader(envelopeBytes);
   const s = sodium();
+  const payload = envelopeBytes.subarray(header.payloadStart);
   const state = s.crypto_generichash_init(null, 32);
-  s.crypto_generichash_update(state, LABEL_PAYLOAD_DIGEST);
-  s.crypto_generichash_update(state, header.streamHeader);
-  s.crypto_generichash_update(state, envelopeBytes.subarray(header.payloadStart));
+  if (header.v < 3) {
+    s.crypto_generichash_update(state, LABEL_PAYLOAD_DIGEST);
+    s.crypto_generichash_update(state, header.streamHeader);
+    s.crypto_generichash_update(state, payload);
+  } else {
+    s.crypto_generichash_update(state, LABEL_PAYLOAD_DIGEST_V3);
+    s.crypto_generichash_update(state, header.streamHeader);
+    const step = header.chunk + ABYTES;
+    for (let at = 0; at < payload.length; at += step) {
+      s.crypto_generichash_update(state, sha256(payload.subarray(at, at + step)));
+    }
+  }
   return s.crypto_generichash_final(state, 32);
 }
 
@@ -1021,6 +1114,8 @@ function unpad(plain) {
 const WINDOW_BYTES = 1 << 20;
 // The page stays responsive if sealing gives the event loop a turn this often.
 const YIELD_EVERY_MS = 10;
+// (v3) Chunk hashes WebCrypto may still be computing while sealing goes on.
+const PENDING_HASHES = 16;
 
 function yieldToEventLoop() {
   // Let the page paint and respond. A MessageChannel message is not clamped
@@ -1106,15 +1201,19 @@ function checkSealOptions(opts) {
   if (!isInt(chunk) || chunk < MIN_CHUNK || chunk > MAX_CHUNK) {
     throw new RangeError(`chunk must be an integer in ${MIN_CHUNK}..${MAX_CHUNK}`);
   }
-  return { kind: opts.kind, chunk, ref: manifestRef(opts.manifest), recipients: resolveRecipients(opts) };
+  // Version 2 stays writable for comparison (benchmarks, tests): same bytes
+  // but for the payload digest, and servers accept both.
+  const version = opts.version ?? ENVELOPE_VERSION;
+  if (version !== 2 && version !== 3) throw new RangeError("version must be 2 or 3");
+  return { kind: opts.kind, chunk, version, ref: manifestRef(opts.manifest), recipients: resolveRecipients(opts) };
 }
 
-function headerJson(kind, ref, recipients, streamHeader, chunk) {
+function headerJson(version, kind, ref, recipients, streamHeader, chunk) {
   // Compact JSON in the field order the Python writer uses (readers MAC the
   // bytes as received, so the order is a convention, not a requirement).
   return utf8(
     JSON.stringify({
-      v: ENVELOPE_VERSION,
+      v: version,
       kind,
       manifest: { version: ref.version, digest: b64encode(ref.digest) },
       recipients,
@@ -1129,10 +1228,10 @@ function headerJson(kind, ref, recipients, streamHeader, chunk) {
  * these options (the server is told sizes before any upload starts).
  */
 export function envelopeSize(contentLength, opts) {
-  const { kind, chunk, ref, recipients } = checkSealOptions(opts);
+  const { kind, chunk, version, ref, recipients } = checkSealOptions(opts);
   // The header's length does not depend on the random values in it.
   const dummy = recipients.map((pk) => ({ kid: kid(pk), sealed: b64encode(new Uint8Array(SEALED_BYTES)) }));
-  const header = headerJson(kind, ref, dummy, new Uint8Array(STREAM_HEADER_BYTES), chunk);
+  const header = headerJson(version, kind, ref, dummy, new Uint8Array(STREAM_HEADER_BYTES), chunk);
   return PREFIX_FIXED + header.length + MAC_BYTES + ciphertextSize(paddedSize(contentLength), chunk);
 }
 
@@ -1154,8 +1253,9 @@ export class SealedEnvelope {
   #digestWaiters = [];
   #onProgress;
 
-  constructor(blob, prefix, payloadKey, streamHeader, chunk, onProgress) {
+  constructor(blob, prefix, payloadKey, streamHeader, chunk, onProgress, version = ENVELOPE_VERSION) {
     this.#blob = blob;
+    this.version = version;
     this.prefix = prefix;
     this.#payloadKey = payloadKey;
     this.#streamHeader = streamHeader;
@@ -1174,12 +1274,16 @@ export class SealedEnvelope {
    * The envelope's bytes from `offset` on, in parts of `partSize` bytes (the
    * last may be shorter): the upload's PUT bodies. Each call encrypts afresh
    * from the start (skipping output before `offset`) and computes the payload
-   * digest on the way.
+   * digest on the way. `onProgress(sealed, size)` (and the sealBlob option
+   * of that name) is called after every chunk with the envelope bytes sealed
+   * so far, and the event loop gets a turn at least every 10 ms of work or
+   * every chunk, whichever is longer, so a page can repaint its progress.
    */
-  async *parts({ offset = 0, partSize = 1 << 20 } = {}) {
+  async *parts({ offset = 0, partSize = 1 << 20, onProgress = null } = {}) {
     if (this.#payloadKey === null) throw new TypeError("envelope was disposed");
     if (!isInt(offset) || offset < 0 || offset > this.size) throw new RangeError("offset out of range");
     if (!isInt(partSize) || partSize < 1) throw new RangeError("partSize must be a positive integer");
+    if (onProgress !== null && typeof onProgress !== "function") throw new TypeError("onProgress must be a function");
     const s = sodium();
     // init_pull derives exactly the state init_push does from (key, header);
     // using it for the writer lets every pass reproduce the same ciphertext.
@@ -1188,6 +1292,11 @@ export class SealedEnvelope {
     const TAG_FINAL = s.crypto_secretstream_xchacha20poly1305_TAG_FINAL;
     const hash = s.crypto_generichash_init(null, 32);
     let hashOpen = true;
+    // (v3) Each chunk's SHA-256, computed natively by WebCrypto while the
+    // next chunk is encrypted; folded into the digest in order, at most
+    // PENDING_HASHES behind the cipher.
+    const hashList = this.version >= 3;
+    const pending = [];
     let part = null;
     let fill = 0;
     let position = 0; // envelope offset of the next byte produced
@@ -1219,7 +1328,7 @@ export class SealedEnvelope {
     const contentEnd = 8 + this.contentSize; // plaintext offset where padding starts
     let lastYield = performance.now();
     try {
-      s.crypto_generichash_update(hash, LABEL_PAYLOAD_DIGEST);
+      s.crypto_generichash_update(hash, hashList ? LABEL_PAYLOAD_DIGEST_V3 : LABEL_PAYLOAD_DIGEST);
       s.crypto_generichash_update(hash, this.#streamHeader);
       yield* emit(this.prefix);
       for (let start = 0; start < this.#padded; start += windowSize) {
@@ -1244,18 +1353,29 @@ export class SealedEnvelope {
             null,
             upto === this.#padded ? TAG_FINAL : TAG_MESSAGE,
           );
-          s.crypto_generichash_update(hash, cipher);
+          if (hashList) {
+            pending.push(sha256Async(cipher));
+            if (pending.length > PENDING_HASHES) s.crypto_generichash_update(hash, await pending.shift());
+          } else {
+            s.crypto_generichash_update(hash, cipher);
+          }
+          // Reported before the bytes are handed out: a consumer that waits
+          // on a whole part has seen every step towards it.
+          const sealedUpTo = position + cipher.length;
+          this.#onProgress?.(sealedUpTo, this.size);
+          onProgress?.(sealedUpTo, this.size);
           yield* emit(cipher);
-          this.#onProgress?.(position, this.size);
           if (performance.now() - lastYield >= YIELD_EVERY_MS) {
             await yieldToEventLoop();
             lastYield = performance.now();
           }
         }
       }
+      while (pending.length > 0) s.crypto_generichash_update(hash, await pending.shift());
       hashOpen = false;
       this.#settleDigest(s.crypto_generichash_final(hash, 32));
     } finally {
+      for (const left of pending) left.catch(() => {}); // a pass left early: nobody awaits these
       plain.fill(0);
       await reader.close();
       // Release the hash state on the wasm heap if the consumer stopped early.
@@ -1322,22 +1442,23 @@ export class SealedEnvelope {
  *
  * @param {Blob} blob
  * @param {{kind: string, manifest: object, recipients?: Array, chunk?: number,
- *          onProgress?: (done: number, total: number) => void}} opts
+ *          onProgress?: (done: number, total: number) => void, version?: 2|3}} opts
+ *   onProgress: envelope bytes sealed so far, after every chunk of every pass
  */
 export function sealBlob(blob, opts) {
   if (!(blob instanceof Blob)) throw new TypeError("sealBlob needs a Blob or File");
-  const { kind, chunk, ref, recipients } = checkSealOptions(opts);
+  const { kind, chunk, version, ref, recipients } = checkSealOptions(opts);
   const s = sodium();
   const key = s.randombytes_buf(32); // a fresh key per envelope
   const { headerKey, payloadKey } = subkeys(key);
   const streamHeader = s.randombytes_buf(STREAM_HEADER_BYTES);
   const entries = recipients.map((pk) => ({ kid: kid(pk), sealed: b64encode(s.crypto_box_seal(key, pk)) }));
   s.memzero(key);
-  const header = headerJson(kind, ref, entries, streamHeader, chunk);
+  const header = headerJson(version, kind, ref, entries, streamHeader, chunk);
   const unmaced = concat(MAGIC, u32be(header.length), header);
   const prefix = concat(unmaced, headerMac(headerKey, unmaced));
   s.memzero(headerKey);
-  return new SealedEnvelope(blob, prefix, payloadKey, streamHeader, chunk, opts.onProgress);
+  return new SealedEnvelope(blob, prefix, payloadKey, streamHeader, chunk, opts.onProgress, version);
 }
 
 /** Seal bytes held in memory; returns {envelope, size, payloadDigest}. */

@@ -110,7 +110,7 @@ const harness = {
   async sealToSink(name, size, opts) {
     const manifest = latestManifest(opts.chain, opts.trustRoot, opts.now);
     const blob = contentBlob(size);
-    const sealOpts = { kind: opts.kind || "attachment", manifest, chunk: opts.chunk };
+    const sealOpts = { kind: opts.kind || "attachment", manifest, chunk: opts.chunk, version: opts.version };
     const expected = IC.envelopeSize(size, sealOpts);
     let progressCalls = 0;
     const sealed = IC.sealBlob(blob, { ...sealOpts, onProgress: () => progressCalls++ });
@@ -160,6 +160,41 @@ const harness = {
       },
     );
     return { size: sealed.size };
+  },
+
+  /**
+   * Seal `size` bytes and drain parts() in ONE part (so nothing is handed out
+   * before sealing finishes), recording every progress value reported, how
+   * many were reported before the part arrived, and how many animation
+   * frames the page rendered meanwhile (the event loop got turns to paint).
+   */
+  async sealWatchingProgress(size, opts) {
+    const manifest = latestManifest(opts.chain, opts.trustRoot, opts.now);
+    const values = [];
+    let frames = 0;
+    let sealing = true;
+    const frame = () => {
+      frames++;
+      if (sealing) requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+    const sealed = IC.sealBlob(contentBlob(size), { kind: "attachment", manifest, chunk: opts.chunk });
+    let beforePart = null;
+    for await (const part of sealed.parts({ partSize: sealed.size, onProgress: (done) => values.push(done) })) {
+      beforePart = values.length;
+      if (part.length !== sealed.size) throw new Error("expected the envelope in one part");
+    }
+    sealing = false;
+    await sealed.payloadDigest;
+    sealed.dispose();
+    return { values, beforePart, framesWhileSealing: frames, size: sealed.size };
+  },
+
+  /** SHA-256 of base64 bytes by the module's plain JavaScript and by WebCrypto. */
+  async sha256B64(bytesB64) {
+    const bytes = b64d(bytesB64);
+    const native = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    return { js: b64e(IC.sha256(bytes)), native: b64e(native) };
   },
 
   jobStatus() {
