@@ -70,11 +70,12 @@ run: deps vendor ## Migrate, create the demo organisation once, serve on http://
 	@echo "Open http://$(HOST):$(PORT)/ in a browser (Ctrl-C stops the server)."
 	INTAKE_TRUST_ROOT="$$(cat $(DEMO)/trust-root.json)" $(VENV)/bin/intake serve --host $(HOST) --port $(PORT)
 
-lint: $(VENV)/.test-deps ## ruff, mypy, bandit
+lint: $(VENV)/.test-deps ## ruff, mypy, bandit, import contracts (pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy crypto app
 	$(VENV)/bin/bandit -q -c pyproject.toml -r app crypto
+	$(VENV)/bin/lint-imports --no-cache
 
 audit: $(VENV)/.test-deps ## pip-audit of every pinned dependency
 	$(PY) scripts/audit.py

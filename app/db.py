@@ -6,9 +6,8 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
@@ -113,15 +112,6 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def _session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the route returns, rolled
-    back if it raises (before the response is sent, so a failed commit is
-    never answered with success)."""
-    factory: sessionmaker[Session] = request.app.state.runtime.session_factory
-    with factory() as session, session.begin():
-        yield session
-
-
 def read_connection(engine: Engine) -> Connection:
     """A connection that only reads: with SQLite a deferred transaction, which
     never waits for (or holds) the write lock (see `_begin`)."""
@@ -133,6 +123,29 @@ def read_session(engine: Engine) -> Iterator[Session]:
     """A session on a `read_connection`."""
     with read_connection(engine) as connection, Session(connection) as session:
         yield session
+
+
+@contextmanager
+def transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """The one unit of work that writes: committed when the block ends,
+    rolled back if it raises. Begun, used and committed inside one
+    worker-thread call (`writing`, or a service a route runs in one): with
+    SQLite the write lock is then held for the work alone, never across the
+    hops to the event loop that a request-wide session makes."""
+    with session_factory() as session, session.begin():
+        yield session
+
+
+async def writing(session_factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    """Runs `work` in one `transaction` inside one worker-thread call, the
+    twin of `reading`. It commits before the route answers, so a failed
+    commit is never answered with success."""
+
+    def run() -> T:
+        with transaction(session_factory) as session:
+            return work(session)
+
+    return await run_in_threadpool(run)
 
 
 async def reading(engine: Engine, work: Callable[[Session], T]) -> T:
@@ -154,6 +167,3 @@ async def reading(engine: Engine, work: Callable[[Session], T]) -> T:
 def rowcount(result: Result[Any]) -> int:
     """Rows an UPDATE or DELETE touched (typed `Result` hides the cursor's count)."""
     return int(cast("CursorResult[Any]", result).rowcount)
-
-
-SessionDep = Annotated[Session, Depends(_session, scope="function")]

@@ -20,6 +20,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from crypto.encoding import HEX32
+
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -56,7 +58,7 @@ INTAKE_SIG: dict[str, Any] = {
 }
 
 _B64 = {"type": "string", "description": "Standard base64 with padding."}
-_KID = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+_KID = {"type": "string", "pattern": f"^{HEX32}$"}
 _DIGEST = {**_B64, "description": "b64 of a 32-byte payload digest (PROTOCOL.md v2)."}
 
 DSSE_SCHEMA: dict[str, Any] = {

@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from harness.live_server import stop
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -110,12 +112,7 @@ class BareServer:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop(self.proc, timeout=15)
 
     def __enter__(self) -> BareServer:
         self.start()

@@ -63,24 +63,21 @@ def _chromium() -> str:
     return result.stdout.strip() or "unknown"
 
 
+def _git_output(*args: str) -> str:
+    return subprocess.run(  # noqa: S603 -- fixed git subcommands, no shell
+        ["git", *args],  # noqa: S607 -- git from PATH, read only
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    ).stdout.strip()
+
+
 def _git() -> str:
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 -- git from PATH, read only
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        ).stdout.strip()
+        head = _git_output("rev-parse", "--short", "HEAD")
+        dirty = _git_output("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return f"{head}{' with uncommitted changes' if dirty else ''}" if head else "unknown"

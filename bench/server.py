@@ -227,7 +227,7 @@ def create_many(url: str, pid: int, sizes: list[dict[str, int]]) -> list[str]:
 
 
 def _server(ctx: Any, name: str, database_url: str | None = None) -> Any:
-    from tests.resilience.support import ServerProcess
+    from harness.server_process import ServerProcess
 
     folder = ctx.folder(name)
     return ServerProcess(
@@ -241,7 +241,7 @@ def _server(ctx: Any, name: str, database_url: str | None = None) -> Any:
 
 
 def _bare(ctx: Any, name: str) -> BareServer:
-    from tests.support.live_server import free_port
+    from harness.live_server import free_port
 
     return BareServer(free_port(), ctx.folder(name) / "bare.log")
 
@@ -397,7 +397,7 @@ def throughput(ctx: Any) -> Measurement:
         ),
         table=table,
         method=(
-            "`intake serve` started through tests/support/live_server.py's helpers "
+            "`intake serve` started through harness/live_server.py's helpers "
             "(migrate, import the demo genesis manifest, serve), SQLite database and "
             "filesystem blob store in the benchmark's scratch folder on the local disk; "
             "the bare endpoint (bench/bare.py) under the same uvicorn options. Latency is "
@@ -462,7 +462,7 @@ def _flows(intake: Any, flow_bodies: list[bytes]) -> Round:
 
 def _postgres_round(ctx: Any, bodies: list[bytes]) -> Totals | None:
     """One round against a PostgreSQL-backed server, where PostgreSQL answers."""
-    from tests.support.databases import fresh_database, postgres_unavailable_reason
+    from harness.databases import fresh_database, postgres_unavailable_reason
 
     if postgres_unavailable_reason() is not None:
         return None

@@ -28,7 +28,7 @@ from nacl import bindings as sodium
 
 import crypto
 from bench.results import Headline, Measurement, Target
-from tests.support.demo import DEMO_PASSPHRASE as PASSPHRASE
+from harness.demo import DEMO_PASSPHRASE as PASSPHRASE
 
 MiB = 2**20
 RECEIVED = "2026-11-22T10:00:00Z"

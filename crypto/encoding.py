@@ -20,7 +20,13 @@ from crypto import _sodium
 
 _B64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _TIME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z")
-_KID_RE = re.compile(r"[0-9a-f]{32}")
+# The 32-hex-digit id grammar: kids, submission ids, attachment ids, mailbox
+# tags. One spelling here; the server's schemas and the tools use these.
+HEX32 = "[0-9a-f]{32}"
+# An envelope's id within its submission: the form, or an attachment's 32 hex.
+EID = f"form|{HEX32}"
+_HEX32_RE = re.compile(HEX32)
+_EID_RE = re.compile(EID)
 
 
 def b64e(data: bytes) -> str:
@@ -65,9 +71,19 @@ def kid(public_key: bytes) -> str:
     return blake2b(16, public_key).hex()
 
 
+def is_hex32(text: object) -> bool:
+    """True for 32 lowercase hex digits: a kid, a submission or attachment id."""
+    return isinstance(text, str) and _HEX32_RE.fullmatch(text) is not None
+
+
 def is_kid(text: object) -> bool:
     """True for a well-formed kid (32 lowercase hex digits)."""
-    return isinstance(text, str) and _KID_RE.fullmatch(text) is not None
+    return is_hex32(text)
+
+
+def is_eid(text: object) -> bool:
+    """True for an envelope id: ``form`` or 32 lowercase hex digits."""
+    return isinstance(text, str) and _EID_RE.fullmatch(text) is not None
 
 
 def fingerprint(kid_hex: str) -> str:
@@ -107,8 +123,12 @@ def canonical_json(value: Mapping[str, Any] | list[Any]) -> bytes:
     ).encode("utf-8")
 
 
+class _Refused(ValueError):
+    """Valid JSON that no document of the protocol may hold (the message says why)."""
+
+
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"JSON constant {name} is not allowed")
+    raise _Refused(f"JSON constant {name} is not allowed")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -117,7 +137,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         # Duplicate keys are read differently by different parsers (first vs
         # last wins): refuse them so every reader sees the same document.
         if key in result:
-            raise ValueError("duplicate JSON key")
+            raise _Refused("duplicate JSON key")
         result[key] = value
     return result
 
@@ -166,13 +186,18 @@ def load_json(data: bytes | str) -> Any:
 
     Raises ``ValueError`` for anything else (`JSONTooDeep`, a subclass, for
     nesting), including integers too long to convert, so callers map one
-    exception to their class.
+    exception to their class. Its message names the rule broken (never a
+    value from the document): the tools show it.
     """
     check_json_depth(data)
     try:
         text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+    except _Refused as exc:
+        raise ValueError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise ValueError("not UTF-8") from exc
+    except (ValueError, RecursionError) as exc:
         raise ValueError("malformed JSON") from exc
 
 

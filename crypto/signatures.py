@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from crypto import _sodium
-from crypto.encoding import b64d, b64e, blake2b
+from crypto.encoding import HEX32, b64d, b64e, blake2b
 from crypto.errors import InvalidSignature
 from crypto.keys import Identity
 from crypto.manifest import Manifest, VerifierEntry
@@ -20,7 +20,7 @@ REWRAP_LABEL = b"intake/v2/rewrap"
 REQUEST_LABEL = b"intake/v1/request\n"
 MAX_SKEW = 300
 _AUTH_RE = re.compile(
-    r"Intake-Sig kid=([0-9a-f]{32}), ts=(0|[1-9][0-9]{0,15}), sig=([A-Za-z0-9+/=]{88})"
+    rf"Intake-Sig kid=({HEX32}), ts=(0|[1-9][0-9]{{0,15}}), sig=([A-Za-z0-9+/=]{{88}})"
 )
 _METHOD_RE = re.compile(r"[A-Z]{1,16}")
 _TARGET_RE = re.compile(r"/[\x21-\x7e]*")

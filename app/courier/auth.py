@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 import crypto
 from app.clock import hour_after
+from app.db import read_session, transaction
 from app.errors import ReplayedRequest, Unauthorized
 from app.http import read_limited, request_target
 from app.manifests import service as manifests
@@ -38,7 +39,7 @@ class CourierRequest:
 
 
 def _current(runtime: Runtime) -> crypto.Manifest:
-    with runtime.session_factory() as session:
+    with read_session(runtime.engine) as session:
         return manifests.current(session, runtime.manifests)
 
 
@@ -47,7 +48,7 @@ def remember(runtime: Runtime, sig: bytes, ts: int) -> None:
     expires = hour_after(datetime.fromtimestamp(ts + MAX_SKEW, UTC))
     row = SeenSignature(sig_hash=hashlib.sha256(sig).hexdigest(), expires=expires)
     try:
-        with runtime.session_factory() as session, session.begin():
+        with transaction(runtime.session_factory) as session:
             session.add(row)
     except IntegrityError as exc:
         raise ReplayedRequest() from exc

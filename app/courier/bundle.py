@@ -42,16 +42,17 @@ import anyio.to_thread
 import crypto
 from app.errors import IntakeError
 from app.storage import BlobStore
-from crypto.bundle import CHAIN_NAME
+from crypto.bundle import CHAIN_NAME, tar_member_header, tar_padding
+from crypto.encoding import HEX32
+from crypto.envelope import MAC_BYTES, PREFIX_START, prefix_length
 
 log = logging.getLogger("intake.courier")
 
 _READ = 256 * 1024
-_MAGIC = b"INTAKEv1"
 _BLOCK = tarfile.BLOCKSIZE
 _RECORD = tarfile.RECORDSIZE
 _ETAG = re.compile(
-    r'"b1\.(0|[1-9][0-9]{0,9})\.([0-9a-f]{32})\.(-|\*|(?:[0-9a-f]{4}){1,24})\.([0-9a-f]{32})"'
+    rf'"b1\.(0|[1-9][0-9]{{0,9}})\.({HEX32})\.(-|\*|(?:[0-9a-f]{{4}}){{1,24}})\.({HEX32})"'
 )
 # Tags of at most this many same-hour submissions fit the id (couriers keep
 # ids up to 200 characters); beyond it, the hour's submissions up to the last
@@ -139,33 +140,17 @@ class PlannedSubmission:
     envelopes: list[tuple[str, BlobPiece]]  # eid, the blob
 
 
-def _member_header(name: str, size: int) -> bytes:
-    """The tar header `crypto.BundleWriter` writes for a member."""
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mode = 0o600
-    info.mtime = 0
-    info.type = tarfile.REGTYPE
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
-
-
-def _pad(size: int) -> bytes:
-    return bytes(-size % _BLOCK)
-
-
 def blob_piece(blobs: BlobStore, key: str) -> BlobPiece:
     """Names a stored envelope by its size and the MAC ending its prefix."""
     size = blobs.size(key)
-    start = blobs.read_head(key, 12)
-    if len(start) != 12 or start[:8] != _MAGIC:
-        raise BundleChanged("stored envelope is not an envelope")
-    prefix_len = 12 + int.from_bytes(start[8:12], "big") + 32
+    try:
+        prefix_len = prefix_length(blobs.read_head(key, PREFIX_START))
+    except crypto.InvalidEnvelope as exc:
+        raise BundleChanged("stored envelope is not an envelope") from exc
     prefix = blobs.read_head(key, prefix_len)
     if len(prefix) != prefix_len or prefix_len >= size:
         raise BundleChanged("stored envelope is shorter than its prefix")
-    return BlobPiece(key=key, size=size, prefix_len=prefix_len, mac=prefix[-32:])
+    return BlobPiece(key=key, size=size, prefix_len=prefix_len, mac=prefix[-MAC_BYTES:])
 
 
 def layout(
@@ -178,7 +163,7 @@ def layout(
     literal = bytearray()
 
     def add_bytes(name: str, data: bytes) -> None:
-        literal.extend(_member_header(name, len(data)) + data + _pad(len(data)))
+        literal.extend(tar_member_header(name, len(data)) + data + tar_padding(len(data)))
 
     add_bytes(CHAIN_NAME, crypto.canonical_json({"chain": [dict(c) for c in chain]}))
     for planned in submissions:
@@ -186,11 +171,11 @@ def layout(
         sid = meta["id"]
         add_bytes(f"s/{sid}/meta.json", crypto.canonical_json(meta))
         for eid, blob in planned.envelopes:
-            literal.extend(_member_header(f"s/{sid}/{eid}.env", blob.size))
+            literal.extend(tar_member_header(f"s/{sid}/{eid}.env", blob.size))
             pieces.append(bytes(literal))
             literal.clear()
             pieces.append(blob)
-            literal.extend(_pad(blob.size))
+            literal.extend(tar_padding(blob.size))
     literal.extend(bytes(2 * _BLOCK))
     length = sum(len(p) if isinstance(p, bytes) else p.size for p in pieces) + len(literal)
     literal.extend(bytes(-length % _RECORD))
@@ -241,6 +226,13 @@ def requested_range(value: str | None, length: int) -> tuple[int, int] | None:
     return first, min(last, length - 1)
 
 
+def _prefix_length_or_none(head: bytes) -> int | None:
+    try:
+        return prefix_length(head)
+    except crypto.InvalidEnvelope:
+        return None
+
+
 def _open_checked(blobs: BlobStore, piece: BlobPiece) -> IO[bytes]:
     src = blobs.open(piece.key)
     try:
@@ -250,8 +242,8 @@ def _open_checked(blobs: BlobStore, piece: BlobPiece) -> IO[bytes]:
         same = (
             size == piece.size
             and len(head) == piece.prefix_len
-            and int.from_bytes(head[8:12], "big") + 44 == piece.prefix_len
-            and hmac.compare_digest(head[-32:], piece.mac)
+            and _prefix_length_or_none(head) == piece.prefix_len
+            and hmac.compare_digest(head[-MAC_BYTES:], piece.mac)
         )
         if not same:
             raise BundleChanged("a stored envelope changed while its bundle was sent")

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
 from app.courier import bundle, service
 from app.courier.auth import CourierDep
-from app.db import SessionDep
+from app.db import reading, writing
 from app.http import parse_json_object
 from app.runtime import RuntimeDep
 
@@ -22,8 +23,8 @@ MAX_BUNDLE_LIMIT = 500
 
 
 @router.get("/submissions")
-def list_submissions(courier: CourierDep, session: SessionDep) -> dict[str, Any]:
-    return {"submissions": service.listing(session)}
+async def list_submissions(courier: CourierDep, runtime: RuntimeDep) -> dict[str, Any]:
+    return {"submissions": await reading(runtime.engine, service.listing)}
 
 
 _BUNDLE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -50,9 +51,8 @@ _BUNDLE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/bundle", response_class=StreamingResponse, responses=_BUNDLE_RESPONSES)
-def get_bundle(
+async def get_bundle(
     courier: CourierDep,
-    session: SessionDep,
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=MAX_BUNDLE_LIMIT)] = 50,
     range_: Annotated[
@@ -67,18 +67,20 @@ def get_bundle(
     """A tar stream of the oldest complete submissions. Resumable: the same
     request with `Range: bytes=N-` and `If-Range: <ETag>` sends the rest of
     that same bundle, or the whole current one if it no longer exists."""
-    # The layout (names, sizes, prefixes) is read now; the bytes stream after
-    # this request's transaction has closed.
-    plan: bundle.Layout | None = None
-    span: tuple[int, int] | None = None
-    if range_ is not None and if_range is not None:
-        resumed = service.plan_bundle(session, runtime, limit, bundle.watermark_of(if_range))
-        if hmac.compare_digest(resumed.etag.encode(), if_range.strip().encode()):
-            plan, span = resumed, bundle.requested_range(range_, resumed.length)
-    if plan is None:
+
+    def layout(session: Session) -> tuple[bundle.Layout, tuple[int, int] | None]:
+        if range_ is not None and if_range is not None:
+            resumed = service.plan_bundle(session, runtime, limit, bundle.watermark_of(if_range))
+            if hmac.compare_digest(resumed.etag.encode(), if_range.strip().encode()):
+                return resumed, bundle.requested_range(range_, resumed.length)
         plan = service.plan_bundle(session, runtime, limit)
         if range_ is not None and if_range is None:
-            span = bundle.requested_range(range_, plan.length)
+            return plan, bundle.requested_range(range_, plan.length)
+        return plan, None
+
+    # The layout (names, sizes, prefixes) is read now; the bytes stream after
+    # the read has ended.
+    plan, span = await reading(runtime.engine, layout)
     first, last = span or (0, plan.length - 1)
     headers = {
         "ETag": plan.etag,
@@ -97,10 +99,17 @@ def get_bundle(
 
 
 @router.post("/receipts")
-def post_receipts(
-    courier: CourierDep, session: SessionDep, runtime: RuntimeDep, tasks: BackgroundTasks
+async def post_receipts(
+    courier: CourierDep, runtime: RuntimeDep, tasks: BackgroundTasks
 ) -> dict[str, Any]:
-    outcome = service.apply_receipts(session, courier.manifest, parse_json_object(courier.body))
+    # Parsed in the worker thread (a large body is no work for the event loop),
+    # before the transaction's first statement.
+    outcome = await writing(
+        runtime.session_factory,
+        lambda session: service.apply_receipts(
+            session, courier.manifest, parse_json_object(courier.body)
+        ),
+    )
     if outcome.orphaned:
         # Runs after the response, so after this request's commit.
         tasks.add_task(service.delete_orphans, runtime, outcome.orphaned)
@@ -108,9 +117,12 @@ def post_receipts(
 
 
 @router.post("/replies")
-def post_replies(courier: CourierDep, session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
-    accepted = service.store_replies(
-        session, runtime, courier.manifest, parse_json_object(courier.body)
+async def post_replies(courier: CourierDep, runtime: RuntimeDep) -> dict[str, Any]:
+    accepted = await writing(
+        runtime.session_factory,
+        lambda session: service.store_replies(
+            session, runtime, courier.manifest, parse_json_object(courier.body)
+        ),
     )
     return {"accepted": accepted}
 

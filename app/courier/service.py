@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 import crypto
 from app import clock
 from app.courier import bundle
+from app.db import read_session, transaction
 from app.errors import (
     EnvelopeRejected,
     InvalidRequest,
@@ -216,7 +217,7 @@ def delete_orphans(runtime: Runtime, keys: Iterable[str]) -> int:
     """Deletes blobs that no envelope references (re-checked now, after the
     transaction that released them has committed)."""
     wanted = sorted(keys)
-    with runtime.session_factory() as session:
+    with read_session(runtime.engine) as session:
         still = _referenced(session, wanted)
     count = 0
     for key in wanted:
@@ -299,7 +300,7 @@ def apply_rewraps(runtime: Runtime, manifest: crypto.Manifest, data: dict[str, A
             raise RewrapRejected(index=index) from exc
         wanted.append((digest.hex(), header))
 
-    with runtime.session_factory() as session:
+    with read_session(runtime.engine) as session:
         held = _referenced(session, sorted({key for key, _ in wanted}))
 
     uploads = submissions.Uploads(runtime)
@@ -323,6 +324,6 @@ def apply_rewraps(runtime: Runtime, manifest: crypto.Manifest, data: dict[str, A
 
     for key, old_length, prefix in plan:
         size = runtime.blobs.replace_prefix(key, old_length, prefix)
-        with runtime.session_factory() as session, session.begin():
+        with transaction(runtime.session_factory) as session:
             session.execute(update(Envelope).where(Envelope.digest == key).values(size=size))
     return len(plan)

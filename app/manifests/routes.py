@@ -25,10 +25,11 @@ from app.errors import IntakeError, NoManifest
 from app.http import parse_json_object, read_limited
 from app.manifests import recipients, service, site
 from app.runtime import Runtime, RuntimeDep
+from crypto.encoding import HEX32
 
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_SITE_BYTES = 1024 * 1024
-KID_PATTERN = "^[0-9a-f]{32}$"
+KID_PATTERN = f"^{HEX32}$"
 
 manifests_router = APIRouter(prefix="/api/v1/manifests", tags=["manifests"])
 site_router = APIRouter(prefix="/api/v1/site", tags=["manifests"])

@@ -36,8 +36,9 @@ from sqlalchemy.orm import Session
 from app.clock import hour_after
 from app.errors import PowInvalid, PowRequired, PowReused, RateLimited
 from app.models import SpentChallenge
+from crypto.encoding import HEX32
 
-_CHALLENGE = re.compile(r"\Av1\.([0-9a-f]{32})\.([0-9]{1,12})\.([0-9]{1,2})\.([0-9a-f]{64})\Z")
+_CHALLENGE = re.compile(rf"\Av1\.({HEX32})\.([0-9]{{1,12}})\.([0-9]{{1,2}})\.([0-9a-f]{{64}})\Z")
 _NONCE = re.compile(r"\A[0-9A-Za-z_-]{1,64}\Z")
 
 # A proof solved at up to this many bits below the current price is still

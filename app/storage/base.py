@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol
 
+from crypto.encoding import EID, HEX32
+
 # Names are made by the server, but a store never trusts a name it would turn
 # into a path or a query.
 BLOB_KEY = re.compile(r"\A[0-9a-f]{64}\Z")
-UPLOAD_ID = re.compile(r"\A[0-9a-f]{32}\.(form|[0-9a-f]{32})\Z")
+UPLOAD_ID = re.compile(rf"\A{HEX32}\.({EID})\Z")
 
 
 class StorageError(Exception):

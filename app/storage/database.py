@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import io
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import BinaryIO
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
@@ -30,25 +31,39 @@ from app.storage.base import (
 )
 
 ROW_BYTES = 1024 * 1024
-_PARTIAL = "partial/"
+PARTIAL = "partial/"  # a partial's rows are named PARTIAL + its upload id
 _TMP = "tmp/"
 
 
-class _RowReader(io.RawIOBase):
-    """Reads a blob row by row; holds at most one row in memory."""
+Connect = Callable[[], AbstractContextManager[Connection]]
 
-    def __init__(self, engine: Engine, key: str) -> None:
+
+class RowReader(io.RawIOBase):
+    """Reads a blob (or a partial: `PARTIAL` + its upload id) row by row;
+    holds at most one row in memory.
+
+    Each query runs on `connect()`: the store's own short read-only
+    connection, or (a backup) `contextlib.nullcontext` of the connection
+    whose snapshot the backup copies, so that it reads the blob that snapshot saw.
+    """
+
+    def __init__(self, connect: Connect, key: str) -> None:
         super().__init__()
-        self._engine = engine
+        self._connect = connect
         self._key = key
-        with read_connection(engine) as conn:
+        with connect() as conn:
             rows = conn.execute(
                 select(BlobChunk.offset, func.length(BlobChunk.data))
                 .where(BlobChunk.key == key)
                 .order_by(BlobChunk.offset)
             ).all()
         self._rows = [(int(offset), int(length)) for offset, length in rows]
-        self._size = sum(length for _, length in self._rows)
+        # Each row starts where the one before it ends (a damaged store's may not).
+        self.contiguous = True
+        self.size = 0
+        for offset, length in self._rows:
+            self.contiguous = self.contiguous and offset == self.size
+            self.size += length
         self._pos = 0
         self._cache: tuple[int, bytes] | None = None
 
@@ -59,7 +74,7 @@ class _RowReader(io.RawIOBase):
         return True
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
         self._pos = max(0, base + offset)
         return self._pos
 
@@ -71,7 +86,7 @@ class _RowReader(io.RawIOBase):
             return self._cache
         for offset, length in self._rows:
             if offset <= pos < offset + length:
-                with read_connection(self._engine) as conn:
+                with self._connect() as conn:
                     data = conn.execute(
                         select(BlobChunk.data).where(
                             BlobChunk.key == self._key, BlobChunk.offset == offset
@@ -156,11 +171,11 @@ class DatabaseBlobStore:
             )
 
     def partial_size(self, upload_id: str) -> int:
-        return self._size_of(_PARTIAL + check_upload_id(upload_id))
+        return self._size_of(PARTIAL + check_upload_id(upload_id))
 
     @contextlib.contextmanager
     def append(self, upload_id: str, offset: int) -> Iterator[_RowAppender]:
-        name = _PARTIAL + check_upload_id(upload_id)
+        name = PARTIAL + check_upload_id(upload_id)
         size = self._size_of(name)
         if size != offset:
             raise OffsetConflict(size)
@@ -171,13 +186,13 @@ class DatabaseBlobStore:
             appender.flush()
 
     def open_partial(self, upload_id: str) -> BinaryIO:
-        name = _PARTIAL + check_upload_id(upload_id)
+        name = PARTIAL + check_upload_id(upload_id)
         if not self._exists(name):
             raise BlobMissing(upload_id)
-        return io.BufferedReader(_RowReader(self._engine, name))
+        return io.BufferedReader(RowReader(self._reader, name))
 
     def commit_partial(self, upload_id: str, key: str) -> None:
-        name = _PARTIAL + check_upload_id(upload_id)
+        name = PARTIAL + check_upload_id(upload_id)
         check_key(key)
         with self._engine.begin() as conn:
             exists = conn.execute(
@@ -211,7 +226,7 @@ class DatabaseBlobStore:
     def discard_partial(self, upload_id: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(
-                delete(BlobChunk).where(BlobChunk.key == _PARTIAL + check_upload_id(upload_id))
+                delete(BlobChunk).where(BlobChunk.key == PARTIAL + check_upload_id(upload_id))
             )
 
     def exists(self, key: str) -> bool:
@@ -225,7 +240,7 @@ class DatabaseBlobStore:
     def open(self, key: str) -> BinaryIO:
         if not self.exists(key):
             raise BlobMissing(key)
-        return io.BufferedReader(_RowReader(self._engine, key))
+        return io.BufferedReader(RowReader(self._reader, key))
 
     def read_head(self, key: str, length: int) -> bytes:
         check_key(key)
@@ -293,8 +308,8 @@ class DatabaseBlobStore:
 
     def list_partials(self) -> Iterator[str]:
         for name in self._names():
-            if name.startswith(_PARTIAL) and UPLOAD_ID.match(name[len(_PARTIAL) :]):
-                yield name[len(_PARTIAL) :]
+            if name.startswith(PARTIAL) and UPLOAD_ID.match(name[len(PARTIAL) :]):
+                yield name[len(PARTIAL) :]
 
     def clean_tmp(self) -> int:
         with self._engine.begin() as conn:

@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
 from app import clock
+from app.db import writing
 from app.errors import UnsupportedMediaType
 from app.http import StrictJSONRoute
 from app.runtime import RuntimeDep
@@ -36,17 +38,16 @@ async def create_submission(body: CreateSubmission, runtime: RuntimeDep) -> Crea
     # never opens a transaction or touches the bucket below.
     runtime.pow.check(proof.challenge if proof else None, proof.nonce if proof else None)
 
-    def declare() -> str:
+    def declare(session: Session) -> str:
         # As `service.declare` (one transaction in one worker thread), with the
         # global bucket charged only once the proof is redeemed: a request
         # without a valid, unspent proof never drains it, and a 429 rolls the
         # redemption back, so the proof is not lost.
-        with runtime.session_factory() as session, session.begin():
-            sid = service.create(session, runtime, body).id
-            runtime.limiter.hit("submissions.create")
-            return sid
+        sid = service.create(session, runtime, body).id
+        runtime.limiter.hit("submissions.create")
+        return sid
 
-    sid = await run_in_threadpool(declare)
+    sid = await writing(runtime.session_factory, declare)
     return Created(id=sid, upload=UploadHint(chunk=runtime.settings.upload_chunk_bytes))
 
 

@@ -6,9 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-HEX32 = r"^[0-9a-f]{32}$"
+from crypto import encoding
+
+# The id grammar is the protocol's (crypto.encoding), anchored for pydantic.
+HEX32 = f"^{encoding.HEX32}$"
 HEX64 = r"^[0-9a-f]{64}$"
-EID = r"^(form|[0-9a-f]{32})$"
+EID = f"^({encoding.EID})$"
 
 
 class _Strict(BaseModel):

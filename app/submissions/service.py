@@ -14,7 +14,6 @@ with SQLite and the `db` blob backend they would wait on their own lock.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from starlette.requests import ClientDisconnect
 
 import crypto
 from app import clock
-from app.db import read_connection, read_session, rowcount
+from app.db import read_connection, read_session, rowcount, transaction
 from app.errors import (
     EnvelopeRejected,
     InsufficientStorage,
@@ -45,10 +44,8 @@ from app.models import Envelope, Submission
 from app.runtime import Runtime
 from app.storage import BlobMissing, OffsetConflict, PartialBusy, StorageFull, upload_id
 from app.submissions.schemas import CreateSubmission
+from crypto.envelope import PREFIX_OVERHEAD, PREFIX_START, prefix_length
 
-MAGIC = b"INTAKEv1"
-# magic, header_len, header_mac: the fixed part of an envelope's prefix.
-_FIXED_PREFIX = 8 + 4 + 32
 # Free space is re-checked after this many bytes of one upload.
 _DISK_CHECK_BYTES = 8 * 1024 * 1024
 # A body declared no larger than this is received whole and stored in one
@@ -118,7 +115,7 @@ def declare(runtime: Runtime, body: CreateSubmission) -> str:
     """`create` in a transaction begun and committed in this one thread: with
     SQLite the write lock is then held for the work alone, not across the
     hops to the event loop that a request-wide session makes."""
-    with runtime.session_factory() as session, session.begin():
+    with transaction(runtime.session_factory) as session:
         return create(session, runtime, body).id
 
 
@@ -152,7 +149,7 @@ def finalise_received(runtime: Runtime, sid: str) -> Submission:
     whose request never ended (a dropped connection, a killed server): the
     page reads "offset == size", has nothing left to send, and finalises."""
     Uploads(runtime).complete_received(sid)
-    with runtime.session_factory() as session, session.begin():
+    with transaction(runtime.session_factory) as session:
         return finalise(session, sid)
 
 
@@ -372,16 +369,17 @@ class Uploads:
             raise self._reject(target, error)
 
     def _prefix_error(self, target: _Target, size: int) -> EnvelopeRejected | None:
-        if size < 12:
+        if size < PREFIX_START:
             return None
         with self.blobs.open_partial(target.upload_id) as src:
-            start = src.read(12)
-        header_len = int.from_bytes(start[8:12], "big")
-        if not hmac.compare_digest(start[:8], MAGIC):
-            return EnvelopeRejected(reason="malformed")
-        if header_len > self.runtime.settings.max_header_bytes:
+            start = src.read(PREFIX_START)
+        try:
+            length = prefix_length(start)
+        except crypto.InvalidEnvelope as exc:
+            return EnvelopeRejected(reason=exc.reason)
+        if length - PREFIX_OVERHEAD > self.runtime.settings.max_header_bytes:
             return EnvelopeRejected("The envelope header is too large.")
-        if _FIXED_PREFIX + header_len >= target.size:
+        if length >= target.size:
             return EnvelopeRejected(reason="malformed")
         return None
 
@@ -449,8 +447,10 @@ class Uploads:
         """The header names a manifest we hold and is sealed to exactly its
         active verifiers: a page that added a recipient (or dropped one) is
         refused here, before anyone relies on it."""
-        if header.v != 2:
-            raise EnvelopeRejected("Only version-2 envelopes are accepted.", reason="malformed")
+        if header.v not in (2, 3):
+            raise EnvelopeRejected(
+                "Only version-2 and version-3 envelopes are accepted.", reason="malformed"
+            )
         if header.kind != kind:
             raise EnvelopeRejected(
                 "The envelope's kind does not fit its place.", reason="malformed"

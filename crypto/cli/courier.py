@@ -33,7 +33,7 @@ from .common import (
     write_file,
 )
 from .hostile import HostileJSONError, strict_json, visible
-from .keygen import generate_key
+from .keygen import add_keygen_command
 
 PROG = "intake-courier"
 PathArg = click.Path(path_type=Path)
@@ -52,14 +52,11 @@ def cli() -> None:
     """Pull bundles from the server and push receipts, replies and rewraps back."""
 
 
-@cli.command()
-@click.option("--out", required=True, type=PathArg, help="The new key file (written 0600).")
-@click.option("--label", required=True, help="A short name the admins will see.")
-@click.option("--public-out", type=PathArg, help="Also write the public part to this file.")
-@click.option("--qr-png", type=PathArg, help="Also write the public part as a QR code PNG.")
-def keygen(out: Path, label: str, public_out: Path | None, qr_png: Path | None) -> None:
-    """Make a courier key file and show its public part (for intake-admin add-courier)."""
-    generate_key("courier", out, label, public_out, qr_png)
+add_keygen_command(
+    cli,
+    "courier",
+    "Make a courier key file and show its public part (for intake-admin add-courier).",
+)
 
 
 # --------------------------------------------------------------------------
@@ -256,9 +253,20 @@ def push(file: Path, server: str, key_path: Path) -> None:
     say(
         f"pushed {len(items)} {field} to {visible(server, limit=100)}; accepted: {_count(accepted)}"
     )
+    if isinstance(accepted, int) and accepted < len(items):
+        say(f"  ({len(items) - accepted} not accepted: {_NOT_ACCEPTED[field]}; nothing is wrong)")
     deleted = reply.get("deleted") if isinstance(reply, dict) else None
     if isinstance(deleted, list):
         say(f"the server deleted {len(deleted)} submission(s) now fully receipted")
+
+
+# Why the server's `accepted` count can be lower than what was pushed (every
+# entry was verified; the rest had nothing left to act on).
+_NOT_ACCEPTED = {
+    "receipts": "the server no longer holds those envelopes (deleted after earlier receipts)",
+    "replies": "the server already had them from an earlier push; each is delivered once",
+    "rewraps": "the server no longer holds those envelopes (receipted and deleted meanwhile)",
+}
 
 
 def _count(value: Any) -> str:

@@ -54,3 +54,16 @@ def generate_key(
             qr.save(handle, kind="png", scale=6)
         say(f"QR code written to {qr_png}")
     return identity
+
+
+def add_keygen_command(group: click.Group, kind: str, help_text: str) -> None:
+    """Give a tool its `keygen` command: a `kind` key file and its public part."""
+    path = click.Path(path_type=Path)
+
+    @group.command(name="keygen", help=help_text)
+    @click.option("--out", required=True, type=path, help="The new key file (written 0600).")
+    @click.option("--label", required=True, help="A short name the admins will see.")
+    @click.option("--public-out", type=path, help="Also write the public part to this file.")
+    @click.option("--qr-png", type=path, help="Also write the public part as a QR code PNG.")
+    def keygen(out: Path, label: str, public_out: Path | None, qr_png: Path | None) -> None:
+        generate_key(kind, out, label, public_out, qr_png)

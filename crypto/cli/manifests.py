@@ -21,10 +21,10 @@ from rich.table import Table
 from rich.text import Text
 
 import crypto
+from crypto.encoding import is_kid
 from crypto.site import SITE_TYPE, SiteDocument, parse_site
 
 from .common import (
-    MANIFEST_PAYLOAD_TYPE,
     InputError,
     TrustError,
     chain_from_json,
@@ -88,7 +88,7 @@ def parse_or_fail(envelope: Mapping[str, Any], where: str) -> crypto.Manifest:
         raise InputError(
             f"{where} does not hold a well-formed manifest", "is this the right file?"
         ) from None
-    if envelope.get("payloadType") != MANIFEST_PAYLOAD_TYPE:
+    if envelope.get("payloadType") != crypto.MANIFEST_TYPE:
         raise InputError(f"{where} is not a manifest envelope", "is this the right file?")
     return manifest
 
@@ -134,7 +134,7 @@ def load_public_key(path: Path, kind: str) -> crypto.PublicKey:
 def normalise_kid(text: str) -> str:
     """Accept a kid typed as shown (`3f2a 91c0 …`) or as 32 hex digits."""
     kid = re.sub(r"[\s:-]", "", text).lower()
-    if not re.fullmatch(r"[0-9a-f]{32}", kid):
+    if not is_kid(kid):
         raise InputError(
             f"{visible(text, limit=60)!r} is not a key id", "copy the 32 hex digits of the kid"
         )
@@ -187,7 +187,7 @@ def build_draft(
         raise InputError(f"these changes do not make a valid manifest: {exc}", None) from None
     if expires <= moment:
         raise InputError("the draft would already be expired", "give a positive --expires-days N")
-    return crypto.dsse_sign(MANIFEST_PAYLOAD_TYPE, payload, [])
+    return crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, [])
 
 
 def draft_payload(draft: Mapping[str, Any]) -> bytes:
@@ -226,7 +226,7 @@ def parse_signature_file(path: Path) -> DetachedSignature:
         kind = "site" if data["type"] == SITE_SIGNATURE_FILE_TYPE else "manifest"
         keyid, sig = data["keyid"], data["sig"]
         digest = crypto.b64d(data["payload_digest"])
-        if not (isinstance(keyid, str) and re.fullmatch(r"[0-9a-f]{32}", keyid)):
+        if not is_kid(keyid):
             raise ValueError
         if len(crypto.b64d(sig)) != 64 or len(digest) != 32:
             raise ValueError

@@ -12,7 +12,6 @@ import http.server
 import json
 import re
 import threading
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ from typing import Any
 import pytest
 
 import crypto
-from tests.support.live_server import LiveServer, live_server
 
+from .applicant import http_json, org_server, upload
 from .support import (
     CODENAME,
     Attachment,
@@ -32,39 +31,6 @@ from .support import (
     run,
     write_bundle,
 )
-
-
-def http_json(url: str, method: str = "GET", body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(  # noqa: S310 (loopback test URL)
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        return json.loads(response.read())
-
-
-def upload(server: LiveServer, sub: Any, mailbox: str | None) -> None:
-    """What the applicant's browser does: declare, upload each envelope, finalise."""
-    created = http_json(
-        f"{server.url}/api/v1/submissions",
-        "POST",
-        {
-            "kind": sub.kind,
-            "mailbox": mailbox,
-            "envelopes": [{"id": eid, "size": len(data)} for eid, data in sub.envelopes],
-        },
-    )
-    sid = created["id"]
-    for eid, data in sub.envelopes:
-        request = urllib.request.Request(  # noqa: S310
-            f"{server.url}/api/v1/submissions/{sid}/envelopes/{eid}?offset=0",
-            data=data,
-            method="PUT",
-            headers={"Content-Type": "application/octet-stream"},
-        )
-        with urllib.request.urlopen(request, timeout=30):  # noqa: S310
-            pass
-    http_json(f"{server.url}/api/v1/submissions/{sid}/finalise", "POST", {})
 
 
 @pytest.fixture
@@ -108,14 +74,7 @@ def test_pull_decrypt_receipt_reply_round_trip_with_the_real_server(
         mailbox=mailbox,
         attachments=[Attachment("scan.pdf", b"%PDF-1.4 " + b"s" * 100_000)],
     )
-    with live_server(
-        database_url=f"sqlite:///{tmp_path / 'intake.db'}",
-        blob_dir=tmp_path / "blobs",
-        log_path=tmp_path / "server.log",
-        trust_root=json.dumps(org.root.to_json()),
-        genesis=tmp_path / "genesis.json",
-        INTAKE_POW_DIFFICULTY="0",
-    ) as server:
+    with org_server(org, tmp_path) as server:
         upload(server, sub, mailbox.mailbox_id)
         bundle = tmp_path / "bundle.tar"
 

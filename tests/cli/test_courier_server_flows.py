@@ -9,7 +9,6 @@ import json
 import socket
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,50 +18,18 @@ import pytest
 
 import crypto
 from crypto.cli import transport
-from tests.support.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer
 
+from .applicant import http_json, org_server, upload
 from .support import (
     PASSPHRASE,
     Attachment,
     Org,
-    Submission,
     assert_clean_failure,
     entry,
     make_submission,
     run,
 )
-
-
-def _http(url: str, method: str = "GET", body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(  # noqa: S310 (loopback test URL)
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        return json.loads(response.read())
-
-
-def _upload(server: LiveServer, sub: Submission) -> None:
-    """What the applicant's browser does: declare, upload each envelope, finalise."""
-    created = _http(
-        f"{server.url}/api/v1/submissions",
-        "POST",
-        {
-            "kind": sub.kind,
-            "mailbox": None,
-            "envelopes": [{"id": eid, "size": len(data)} for eid, data in sub.envelopes],
-        },
-    )
-    for eid, data in sub.envelopes:
-        request = urllib.request.Request(  # noqa: S310
-            f"{server.url}/api/v1/submissions/{created['id']}/envelopes/{eid}?offset=0",
-            data=data,
-            method="PUT",
-            headers={"Content-Type": "application/octet-stream"},
-        )
-        with urllib.request.urlopen(request, timeout=30):  # noqa: S310
-            pass
-    _http(f"{server.url}/api/v1/submissions/{created['id']}/finalise", "POST", {})
 
 
 def _manifest(
@@ -88,14 +55,7 @@ def server(
 ) -> Iterator[LiveServer]:
     genesis = _manifest(org, 1, [entry(org.verifier)], courier_key[1])
     (tmp_path / "genesis.json").write_text(json.dumps(genesis))
-    with live_server(
-        database_url=f"sqlite:///{tmp_path / 'intake.db'}",
-        blob_dir=tmp_path / "blobs",
-        log_path=tmp_path / "server.log",
-        trust_root=json.dumps(org.root.to_json()),
-        genesis=tmp_path / "genesis.json",
-        INTAKE_POW_DIFFICULTY="0",
-    ) as live:
+    with org_server(org, tmp_path) as live:
         yield live
 
 
@@ -172,7 +132,7 @@ def test_pull_cut_mid_download_resumes_from_the_real_server(
     manifest = crypto.parse_manifest(json.loads((tmp_path / "genesis.json").read_text()))
     big = Attachment("scan.tiff", bytes(range(256)) * 8192)  # 2 MiB
     for sub in (make_submission(manifest, attachments=[big]), make_submission(manifest)):
-        _upload(server, sub)
+        upload(server, sub)
     relay = CuttingRelay(upstream=int(server.url.rsplit(":", 1)[1]), cut_after=1_000_000)
     out = tmp_path / "bundle.tar"
     args = ["pull", "--server", relay.url, "--key", courier_key[0], "--out", out]
@@ -220,14 +180,14 @@ def test_rotation_moves_held_ciphertext_to_the_new_verifier_through_signed_rewra
     genesis = json.loads((tmp_path / "genesis.json").read_text())
     scan = Attachment("scan.pdf", b"%PDF-1.4 " + b"r" * 50_000)
     sub = make_submission(crypto.parse_manifest(genesis), attachments=[scan])
-    _upload(server, sub)
+    upload(server, sub)
     # Anna retires, Boris takes over; the admins publish manifest 2.
     successor = _manifest(
         org, 2, [entry(org.verifier, "retired"), entry(org.verifier2)], courier_key[1]
     )
-    _http(f"{server.url}/api/v1/manifests", "POST", successor)
+    http_json(f"{server.url}/api/v1/manifests", "POST", successor)
     chain_file = tmp_path / "chain.json"
-    chain_file.write_text(json.dumps(_http(f"{server.url}/api/v1/manifests")))
+    chain_file.write_text(json.dumps(http_json(f"{server.url}/api/v1/manifests")))
     before = tmp_path / "before.tar"
     assert (
         run("courier", ["pull", "--server", server.url, "--key", key, "--out", before]).exit_code

@@ -490,15 +490,7 @@ def test_backup_fails_and_writes_nothing_when_a_named_blob_is_missing(
     url, blobs = source.copy(tmp_path / "live")
     next(blobs.glob("objects/*/*")).unlink()
     out = tmp_path / "backup.tar"
-    env = server_env(url, blobs, org.trust_root)
-    result = subprocess.run(
-        [str(BIN / "intake"), "backup", "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _intake_backup(server_env(url, blobs, org.trust_root), out)
     assert result.returncode == 1
     assert "does not hold it" in result.stderr
     assert list(tmp_path.glob("*.tar*")) == [] and list(tmp_path.glob(".*partial")) == []
@@ -510,18 +502,23 @@ def test_backup_fails_and_writes_nothing_when_a_named_blob_is_missing(
             runtime.close()
 
 
-def test_backup_never_overwrites_an_existing_file(source: Source, org: Org, tmp_path: Path) -> None:
-    url, blobs = source.copy(tmp_path / "live")
-    out = tmp_path / "backup.tar"
-    out.write_bytes(b"yesterday's backup")
-    result = subprocess.run(
+def _intake_backup(env: dict[str, str], out: Path) -> subprocess.CompletedProcess[str]:
+    """`intake backup --out OUT` as the operator runs it."""
+    return subprocess.run(
         [str(BIN / "intake"), "backup", "--out", str(out)],
-        env=server_env(url, blobs, org.trust_root),
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_backup_never_overwrites_an_existing_file(source: Source, org: Org, tmp_path: Path) -> None:
+    url, blobs = source.copy(tmp_path / "live")
+    out = tmp_path / "backup.tar"
+    out.write_bytes(b"yesterday's backup")
+    result = _intake_backup(server_env(url, blobs, org.trust_root), out)
     assert result.returncode == 1
     assert "already exists" in result.stderr
     assert out.read_bytes() == b"yesterday's backup"

@@ -1,3 +1,3 @@
-"""The demo organisation of `intake-admin demo`: its passphrase is public by design."""
+"""The tests' name for `harness.demo`, which the benchmarks share."""
 
-DEMO_PASSPHRASE = "demo-only-not-secret"
+from harness.demo import DEMO_PASSPHRASE as DEMO_PASSPHRASE

@@ -1,0 +1,3 @@
+"""The demo organisation of `intake-admin demo`: its passphrase is public by design."""
+
+DEMO_PASSPHRASE = "demo-only-not-secret"
