@@ -16,12 +16,12 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import maintenance, openapi
+from app.compression import CompressPages
 from app.courier.routes import router as courier_router
 from app.errors import IntakeError, RateLimited, ServerBusy
 from app.mailbox.routes import router as mailbox_router
@@ -30,6 +30,7 @@ from app.pow.routes import router as pow_router
 from app.runtime import Runtime, build_runtime
 from app.security import CatchAll, SecurityHeaders
 from app.settings import Settings
+from app.static_files import CompressedStaticFiles
 from app.submissions.routes import router as submissions_router
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -130,7 +131,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         courier_router,
     ):
         app.include_router(router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    # gzip or brotli when the browser accepts it (app/static_files.py).
+    app.mount(
+        "/static", CompressedStaticFiles(directory=STATIC_DIR, check_dir=False), name="static"
+    )
     _include_pages(app, settings)
 
     openapi.install(app)
@@ -140,6 +144,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_exception_handler(OperationalError, _database_busy)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # The pages (text/html) compressed; never an API answer (BREACH, SECURITY.md).
+    app.add_middleware(CompressPages)
     # Added last = outermost: headers go on every answer, errors included.
     app.add_middleware(CatchAll)
     app.add_middleware(SecurityHeaders, settings=settings)

@@ -27,13 +27,14 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "browser-encrypt": ("bench.browser", "encrypt"),
     "browser-jitless": ("bench.browser", "encrypt_jitless"),
     "page-weight": ("bench.browser", "page_weight"),
+    "ready-slow-phone": ("bench.ready", "ready"),
     "server-throughput": ("bench.server", "throughput"),
     "server-rss": ("bench.server", "rss"),
     "verifier-bulk": ("bench.verifier", "bulk"),
     "verifier-many": ("bench.verifier", "many"),
 }
 GROUPS = {
-    "browser": ["browser-encrypt", "browser-jitless", "page-weight"],
+    "browser": ["browser-encrypt", "browser-jitless", "page-weight", "ready-slow-phone"],
     "server": ["server-throughput", "server-rss"],
     "verifier": ["verifier-bulk", "verifier-many"],
 }
@@ -54,7 +55,7 @@ class Context:
 
     def org(self) -> Any:
         if self._org is None:
-            from tests.resilience.support import make_demo_org
+            from harness.server_process import make_demo_org
 
             self.log("setup: demo organisation (intake-admin demo, Argon2id key files)")
             self._org = make_demo_org(self.work / "org")

@@ -23,6 +23,7 @@ ORDER = [
     "browser-encrypt",
     "browser-jitless",
     "page-weight",
+    "ready-slow-phone",
     "server-throughput",
     "server-rss",
     "verifier-bulk",

@@ -13,7 +13,13 @@ npm tarballs; ``--ignore-scripts`` stops any package code running at install):
     npm ci --ignore-scripts
     .venv/bin/python scripts/vendor_assets.py
 
-Standard library only, so it runs before the project is installed.
+It also writes a gzip (``.gz``) and, when the ``brotli`` package is installed
+(the server's extra), a brotli (``.br``) copy of each file the page loads, at
+the strongest settings: the server sends these to browsers that accept them
+(app/static_files.py, which checks that each copy decodes to its file), so
+the slow compression is paid once here, not by the server.
+
+Standard library only (brotli optional), so it runs before the project is installed.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class Asset:
     name: str
     source: str  # relative to node_modules/
     rewrite_import: bool = False
+    compressed: bool = True  # .gz and .br copies for the server (not for test-only files)
 
 
 ASSETS: tuple[Asset, ...] = (
@@ -62,7 +69,7 @@ ASSETS: tuple[Asset, ...] = (
     Asset("libsodium.js", "libsodium/dist/modules/libsodium.js"),
     Asset("libsodium-wrappers.js", "libsodium-wrappers/dist/modules/libsodium-wrappers.js"),
     # Accessibility engine, loaded only by tests.
-    Asset("axe.min.js", "axe-core/axe.min.js"),
+    Asset("axe.min.js", "axe-core/axe.min.js", compressed=False),
 )
 
 
@@ -74,6 +81,23 @@ def sri(data: bytes) -> str:
 def gzip_size(data: bytes) -> int:
     """Bytes over the wire with gzip at level 9 (what a proxy like Caddy sends)."""
     return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def write_compressed(path: Path, data: bytes) -> list[str]:
+    """Write `path`.gz (and `path`.br with brotli installed); remove stale ones. Names written."""
+    written = []
+    gz = path.with_name(path.name + ".gz")
+    gz.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+    written.append(gz.name)
+    br = path.with_name(path.name + ".br")
+    try:
+        import brotli  # optional: the server compresses at first request without it
+    except ImportError:
+        br.unlink(missing_ok=True)
+        return written
+    br.write_bytes(brotli.compress(data, quality=11))
+    written.append(br.name)
+    return written
 
 
 def load(asset: Asset, node_modules: Path) -> bytes:
@@ -103,6 +127,8 @@ def vendor(node_modules: Path, dest: Path) -> dict[str, dict[str, object]]:
     for asset in ASSETS:
         data = contents[asset.name]
         (dest / asset.name).write_bytes(data)
+        if asset.compressed:
+            write_compressed(dest / asset.name, data)
         manifest[asset.name] = {
             "integrity": sri(data),
             "size": len(data),

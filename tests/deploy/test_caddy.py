@@ -9,6 +9,7 @@ finding it anywhere proves a leak.
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import json
 import os
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import brotli
 import httpx
 import pytest
 
@@ -239,3 +241,37 @@ def test_no_client_address_reaches_the_upstream_or_any_log(site: Site, tmp_path:
         assert CLIENT_ADDRESS not in text, path
         assert "203.0.113.9" not in text, path
         assert '"http.log.access' not in text, path
+
+
+def test_the_apps_compressed_answers_pass_through_caddy_unchanged(site: Site) -> None:
+    """Caddy forwards Accept-Encoding and hands back the app's coding, Vary and
+    headers; the decoded bytes are the file's (its SRI holds). It compresses
+    nothing itself: an API answer stays plain."""
+    static = DEPLOY.parent / "app" / "static"
+    expected = expected_headers(site.settings)
+    with client() as web:
+        for coding, decode in (("gzip", gzip.decompress), ("br", brotli.decompress)):
+            for path in ("/static/vendor/libsodium.mjs", "/static/js/intake-page.js"):
+                with web.stream(
+                    "GET", site.public + path, headers={"Accept-Encoding": coding}
+                ) as r:
+                    raw = b"".join(r.iter_raw())
+                assert r.status_code == 200, path
+                assert r.headers["content-encoding"] == coding, path
+                assert "accept-encoding" in r.headers["vary"].lower(), path
+                assert decode(raw) == (static / path.removeprefix("/static/")).read_bytes()
+                assert len(raw) < len(decode(raw))
+                assert_security_headers(r, expected)
+        page = web.get(site.public + "/", headers={"Accept-Encoding": "gzip"})
+        assert page.headers["content-encoding"] == "gzip"
+        assert "<html" in page.text
+        plain = web.get(
+            site.public + "/static/js/intake-page.js", headers={"Accept-Encoding": "identity"}
+        )
+        assert "content-encoding" not in plain.headers
+        assert plain.content == (static / "js/intake-page.js").read_bytes()
+        api = web.get(
+            site.public + "/api/v1/manifests", headers={"Accept-Encoding": "gzip, br, zstd"}
+        )
+        assert api.status_code == 200
+        assert "content-encoding" not in api.headers
