@@ -36,7 +36,6 @@ from crypto.site import SiteDocument, check_path, verify_site
 from . import admin_online as online
 from . import transport
 from .common import (
-    MANIFEST_PAYLOAD_TYPE,
     InputError,
     ToolError,
     ToolGroup,
@@ -140,7 +139,7 @@ def _genesis(
         )
     except ValueError as exc:
         raise InputError(f"these settings do not make a valid manifest: {exc}", None) from None
-    signed = crypto.dsse_sign(MANIFEST_PAYLOAD_TYPE, payload, admins)
+    signed = crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, admins)
     root = crypto.TrustRoot(threshold, frozenset(a.sign_kid for a in admins))
     verify_chain_or_fail([signed], root)  # self-check: what we hand out must verify
     return signed, root
@@ -262,7 +261,7 @@ def _init_draft(
     except ValueError as exc:
         raise InputError(f"these settings do not make a valid manifest: {exc}", None) from None
     _fresh_dir(out)
-    draft = crypto.dsse_sign(MANIFEST_PAYLOAD_TYPE, payload, [])
+    draft = crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, [])
     root = crypto.TrustRoot(threshold, frozenset(k.sign_kid for k in keys))
     write_file(out / "manifest-1.draft.json", dump_json(draft), mode=0o644)
     write_file(out / "trust-root.json", dump_json(root.to_json()), mode=0o644)
@@ -373,7 +372,7 @@ def _renew_demo(folder: Path) -> None:
         crypto.read_key_file(folder / "admins" / f"admin-{n}.key", DEMO_PASSPHRASE) for n in (1, 2)
     ]
     draft = build_draft(latest, expires=_expiry(None))
-    signed = crypto.dsse_sign(MANIFEST_PAYLOAD_TYPE, crypto.b64d(draft["payload"]), admins)
+    signed = crypto.dsse_sign(crypto.MANIFEST_TYPE, crypto.b64d(draft["payload"]), admins)
     renewed = crypto.verify_successor(latest, signed)  # self-check, as for the genesis
     write_file(folder / f"manifest-{renewed.version}.json", dump_json(signed), mode=0o644)
     write_file(
@@ -411,21 +410,31 @@ less than {DEMO_RENEW_DAYS} days left (`intake-admin demo --out {out} --renew`).
 
 Round trip, with the server at {server}:
 
+  # the tools live in the project's .venv: in the project folder, first
+  source .venv/bin/activate
   export INTAKE_PASSPHRASE={DEMO_PASSPHRASE}
 
   # online side: fetch the ciphertext
   intake-courier pull --server {server} --key {out}/courier/courier.key --out {out}/bundle.tar
 
-  # air-gapped side: open it into readable cases
+  # air-gapped side: open it into readable cases (--lang ru for reports in Russian)
   intake-verifier decrypt {out}/bundle.tar --keyring {out}/keyring --out {out}/cases
+
+  # list the cases: urgent ones first, each with a short id; that short id is CASE
+  intake-verifier cases {out}/cases
+
+  # read one: open its report in a browser (questions, urgent risks, files, replies);
+  # the folder has the whole id, so let the shell complete the short one with *
+  xdg-open {out}/cases/CASE*/answers.html     # macOS: open ...; or drag it into a browser
 
   # let the server delete what was opened
   intake-verifier receipts --keyring {out}/keyring --cases {out}/cases --out {out}/receipts.json
   intake-courier push {out}/receipts.json --server {server} --key {out}/courier/courier.key
 
-  # answer an applicant (CASE is a folder name under {out}/cases)
+  # answer the applicant of CASE (in their language; --append adds to an existing file)
   intake-verifier reply {out}/cases/CASE --keyring {out}/keyring --status received \\
-      --message "We have your application." --out {out}/replies.json
+      --message "Мы получили вашу заявку и ответим в течение двух дней." \\
+      --out {out}/replies.json --append
   intake-courier push {out}/replies.json --server {server} --key {out}/courier/courier.key
 
 Admin keys (both needed to sign a new manifest): {out}/admins/admin-1.key, admin-2.key

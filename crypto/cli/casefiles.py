@@ -2,10 +2,14 @@
 
 Layout of one case (`OUT/<submission id>/`):
 
-    answers.txt     the answers as plain text, invisible characters shown as <U+XXXX>
-    answers.html    the same, every value HTML-escaped, a CSP that forbids scripts
+    answers.html    the case report (report.py): the form's questions, urgent answers
+                    first, attachment links, follow-ups and replies; every value
+                    HTML-escaped, a CSP that forbids scripts
+    answers.txt     the same as plain text, invisible characters shown as <U+XXXX>
     attachments/    each attachment under a sanitised name, mode 0600
-    case.json       machine-readable: status, kinds, payload digests, reply key, mailbox
+    case.json       machine-readable: status, kinds, payload digests, reply key,
+                    mailbox, the answers, the replies sent
+    form.json       the signed form definition the applicant answered (if known)
     followups/<id>/ a follow-up threaded into this case, same layout
 
 The decrypted content is the applicant's word (or an attacker's): it is never
@@ -15,9 +19,6 @@ before anything is rendered.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html
 import json
 import os
 import re
@@ -31,6 +32,7 @@ import crypto
 from .hostile import HostileJSONError, strict_json, visible
 
 CASE_FILE = "case.json"
+FORM_FILE = "form.json"
 CASE_FORMAT = 1
 HEX32 = re.compile(r"[0-9a-f]{32}")
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -209,6 +211,9 @@ class CaseRecord:
     attachments: list[AttachmentRecord]
     warnings: list[str]
     thread: str | None = None
+    # The signed definition of the form the applicant answered (None: unknown).
+    form_definition: dict[str, Any] | None = None
+    report_lang: str = "en"
 
     def to_json(self) -> dict[str, Any]:
         c = self.content
@@ -224,6 +229,8 @@ class CaseRecord:
             "sent": c.sent,
             "lang": c.lang,
             "form": {"id": c.form_id, "version": c.form_version},
+            "form_file": FORM_FILE if self.form_definition is not None else None,
+            "report_lang": self.report_lang,
             "envelope_version": self.envelope_version,
             "manifest": {
                 "version": self.manifest_version,
@@ -250,107 +257,11 @@ class CaseRecord:
             ),
             "warnings": self.warnings,
             "followups": [],
+            # The answers as the applicant sent them (JSON-escaped on disk), so
+            # the report can be rebuilt when a follow-up or a reply joins the case.
+            "answers": {key: values for key, values in c.answers},
+            "replies": [],
         }
-
-
-def render_text(case: CaseRecord) -> str:
-    c = case.content
-    lines = [
-        f"{'Follow-up' if case.kind == 'followup' else 'Case'} {case.id}",
-        f"Received (server's word):   {visible(case.received, limit=40)}",
-        f"Sent (applicant's word):    {c.sent}",
-        f"Form: {c.form_id} version {c.form_version}   Language: {c.lang}",
-        f"Manifest version {case.manifest_version}; opened by {crypto.fingerprint(case.opened_by)}",
-    ]
-    if case.thread:
-        lines.append(f"Follow-up to case {case.thread}")
-    if c.mailbox:
-        lines.append(f"Reply mailbox: {c.mailbox}")
-    else:
-        lines.append("Reply mailbox: none (the applicant declined replies)")
-    if case.warnings:
-        lines += ["", "== WARNINGS =="] + [f"! {w}" for w in case.warnings]
-    lines += ["", "== Answers =="]
-    for key, values in c.answers:
-        lines.append(f"{visible(key)}:")
-        for value in values:
-            for line in visible(value, multiline=True).split("\n"):
-                lines.append(f"    {line}")
-    if c.attachments:
-        lines += ["", "== Attachments =="]
-        for n, a in enumerate(case.attachments, 1):
-            flags = f"  [CAREFUL: {'; '.join(a.flags)}]" if a.flags else ""
-            lines.append(
-                f"{n}. {visible(a.ref.name, limit=120)!s}  ({visible(a.ref.type, limit=60)}, "
-                f"{a.size} bytes) -> {a.file}{flags}"
-            )
-    return "\n".join(lines) + "\n"
-
-
-_STYLE = (
-    "body{font:15px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-    "dt{font-weight:bold;margin-top:1em}dd{white-space:pre-wrap;margin-left:1.5em;"
-    "unicode-bidi:plaintext}.warn{color:#900;font-weight:bold}"
-    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}"
-)
-_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
-# No script, no network, no forms: a hostile answer that escaped the escaping
-# still could not run or phone home.
-CSP = (
-    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; img-src 'none'; "
-    "base-uri 'none'; form-action 'none'"
-)
-
-
-def _h(text: str) -> str:
-    return html.escape(visible(text, multiline=True), quote=True)
-
-
-def render_html(case: CaseRecord) -> str:
-    c = case.content
-    title = f"{'Follow-up' if case.kind == 'followup' else 'Case'} {case.id}"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        '<meta name="referrer" content="no-referrer">',
-        f"<title>{_h(title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{_h(title)}</h1>",
-        "<table>",
-        f"<tr><th>Received (server's word)</th><td>{_h(case.received)}</td></tr>",
-        f"<tr><th>Sent (applicant's word)</th><td>{_h(c.sent)}</td></tr>",
-        f"<tr><th>Form</th><td>{_h(c.form_id)} version {_h(c.form_version)}</td></tr>",
-        f"<tr><th>Language</th><td>{_h(c.lang)}</td></tr>",
-        f"<tr><th>Manifest</th><td>version {case.manifest_version}</td></tr>",
-        f"<tr><th>Reply mailbox</th><td>{_h(c.mailbox or 'none')}</td></tr>",
-    ]
-    if case.thread:
-        parts.append(f"<tr><th>Follow-up to</th><td>{_h(case.thread)}</td></tr>")
-    parts.append("</table>")
-    if case.warnings:
-        parts.append('<h2 class="warn">Warnings</h2><ul>')
-        parts += [f'<li class="warn">{_h(w)}</li>' for w in case.warnings]
-        parts.append("</ul>")
-    parts.append("<h2>Answers</h2><dl>")
-    for key, values in c.answers:
-        parts.append(f"<dt>{_h(key)}</dt>")
-        parts += [f'<dd dir="auto">{_h(v)}</dd>' for v in values]
-    parts.append("</dl>")
-    if case.attachments:
-        # Names only, deliberately no links: opening an attachment should be a
-        # deliberate act in a viewer the verifier chose, not a click in here.
-        parts.append(
-            "<h2>Attachments</h2><table><tr><th>name</th><th>type</th>"
-            "<th>bytes</th><th>saved as</th><th>careful</th></tr>"
-        )
-        for a in case.attachments:
-            parts.append(
-                f"<tr><td>{_h(a.ref.name)}</td><td>{_h(a.ref.type)}</td><td>{a.size}</td>"
-                f'<td>{_h(a.file)}</td><td class="warn">{_h("; ".join(a.flags))}</td></tr>'
-            )
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -362,10 +273,21 @@ def write_private(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def replace_private(path: Path, data: bytes) -> None:
+    """Replace (or create) a file atomically, mode 0600, never through a symlink."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    if tmp.exists() or tmp.is_symlink():
+        tmp.unlink()
+    write_private(tmp, data)
+    os.replace(tmp, path)
+
+
 def write_case_files(folder: Path, case: CaseRecord) -> None:
-    write_private(folder / "answers.txt", render_text(case).encode())
-    write_private(folder / "answers.html", render_html(case).encode())
+    """case.json and the form definition; the report is written from them."""
     write_private(folder / CASE_FILE, _case_json_bytes(case.to_json()))
+    if case.form_definition is not None:
+        text = json.dumps(case.form_definition, ensure_ascii=False, indent=1) + "\n"
+        write_private(folder / FORM_FILE, text.encode())
 
 
 def _case_json_bytes(doc: dict[str, Any]) -> bytes:
@@ -388,11 +310,7 @@ def read_case(folder: Path) -> dict[str, Any] | None:
 
 
 def replace_case_json(folder: Path, doc: dict[str, Any]) -> None:
-    tmp = folder / f".{CASE_FILE}.tmp"
-    if tmp.exists():
-        tmp.unlink()
-    write_private(tmp, _case_json_bytes(doc))
-    os.replace(tmp, folder / CASE_FILE)
+    replace_private(folder / CASE_FILE, _case_json_bytes(doc))
 
 
 def iter_cases(cases_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:

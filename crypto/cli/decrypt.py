@@ -19,16 +19,18 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
 import crypto
+from crypto.formdef import default_form, validate_form
 
 from . import casefiles
 from .casefiles import HEX32, AttachmentRecord, CaseRecord, ContentError
 from .common import describe_crypto_error, now_utc, short_kid
 from .hostile import attachment_flags, safe_filename, visible
+from .report import ReportContext, write_report
 
 # A form is a few kilobytes of JSON; anything far larger is refused before
 # decryption rather than held in memory.
@@ -57,6 +59,11 @@ class Outcome:
     @property
     def failed(self) -> bool:
         return self.status == "failed"
+
+    @property
+    def opened(self) -> bool:
+        """Newly opened by this run (not failed, not already there)."""
+        return self.status in ("ok", "warnings", "orphan")
 
 
 @dataclass
@@ -179,8 +186,10 @@ class Decryptor:
         out: Path,
         manifests: Sequence[crypto.Manifest],
         on_warning: Callable[[str], None],
+        report: ReportContext | None = None,
     ) -> None:
         self.keyring = keyring
+        self.report = report or ReportContext()
         self.out = out
         self.manifests = {m.version: m for m in manifests}
         self.on_warning = on_warning
@@ -189,6 +198,7 @@ class Decryptor:
         self._staging, self._staging_lock = _locked_staging(out)
         self._pending: list[_PendingFollowup] = []
         self._reply_index: dict[bytes, str] = {}
+        self._forms: dict[int, dict[str, Any]] | None = None  # by manifest version; 0: ours
 
     # -- per submission --------------------------------------------------
 
@@ -246,7 +256,7 @@ class Decryptor:
         try:
             record = self._open_all(sid, kind, meta, form, by_id, staged)
             if kind == "submission":
-                casefiles.write_case_files(staged, record)
+                self._write(staged, record, self.out / sid)
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise
@@ -351,6 +361,7 @@ class Decryptor:
                 f"the bundle holds {len(unnamed)} envelope(s) the form does not name; ignored"
             )
         warnings += self._meta_mismatches(meta, envelopes)
+        definition = self._form_definition(header.manifest.version, content)
         return CaseRecord(
             id=sid,
             kind=kind,
@@ -364,7 +375,42 @@ class Decryptor:
             envelopes=envelopes,
             attachments=records,
             warnings=_dedupe(warnings),
+            form_definition=definition,
+            report_lang=self.report.lang,
         )
+
+    def _form_definition(
+        self, manifest_version: int, content: casefiles.Content
+    ) -> dict[str, Any] | None:
+        """The signed definition of the form the content names, to keep beside the
+        case: from the verified manifest the envelope was sealed under, else another
+        of the chain. None if it is the form this tool ships with (the report reads
+        that one from the tool) or if no form carries that id and version (the
+        report then shows field ids)."""
+        if self._forms is None:
+            self._forms = {}
+            for version, manifest in self.manifests.items():
+                form = manifest.data.get("form")
+                try:
+                    validate_form(form)
+                except ValueError:
+                    continue
+                self._forms[version] = cast(dict[str, Any], form)
+            self._forms[0] = default_form()
+        wanted = (content.form_id, content.form_version)
+        order = [manifest_version, *sorted(self._forms, reverse=True)]
+        for version in order:
+            form = self._forms.get(version)
+            if form is not None and (form["id"], str(form["version"])) == wanted:
+                # The shipped form is not copied into every case (one file and one
+                # fsync less per case): the report finds it in the tool itself.
+                return None if form == self._forms[0] else form
+        return None
+
+    def _write(self, staged: Path, record: CaseRecord, final: Path) -> None:
+        """The case's files and its report, which names `final` (where it will live)."""
+        casefiles.write_case_files(staged, record)
+        write_report(staged, replace(self.report, case_path=final), fresh=True)
 
     @staticmethod
     def _envelope_record(eid: str, opened: crypto.Opened) -> dict[str, Any]:
@@ -440,14 +486,14 @@ class Decryptor:
                 record.warnings.append(
                     "follow-up whose submission is not among the cases in this folder"
                 )
-                casefiles.write_case_files(pending.staged, record)
+                self._write(pending.staged, record, self.out / record.id)
                 self._place(record, pending.staged, self.out / record.id, outcome)
                 if outcome.status != "exists":
                     outcome.status = "orphan"
                 return
             record.thread = parent
-            casefiles.write_case_files(pending.staged, record)
             followups = self.out / parent / "followups"
+            self._write(pending.staged, record, followups / record.id)
             followups.mkdir(mode=0o700, exist_ok=True)
             self._place(record, pending.staged, followups / record.id, outcome)
             outcome.thread = parent
@@ -458,6 +504,10 @@ class Decryptor:
                     listed = listed if isinstance(listed, list) else []
                     parent_doc["followups"] = [*listed, record.id]
                     casefiles.replace_case_json(self.out / parent, parent_doc)
+                    # The case's report now shows the follow-up in its conversation.
+                    write_report(
+                        self.out / parent, replace(self.report, case_path=self.out / parent)
+                    )
         except OSError as exc:
             shutil.rmtree(pending.staged, ignore_errors=True)
             outcome.status, outcome.detail = (

@@ -9,12 +9,11 @@ case folder and `CON` hangs Windows Explorer.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from typing import Any
 
-from crypto.encoding import MAX_JSON_DEPTH, JSONTooDeep, check_json_depth
+from crypto.encoding import load_json
 
 # Categories removed from names and made visible in text: controls (terminal
 # escapes), format characters (bidi overrides U+202A-202E and isolates
@@ -307,36 +306,54 @@ def attachment_flags(file_name: str, head: bytes) -> list[str]:
     return flags
 
 
+# Types a browser shows (or hands to a viewer) rather than runs, so the case
+# report may link them. Everything else, and anything flagged, is listed
+# without a link: opening it must be a deliberate act.
+LINKABLE_EXTENSIONS = frozenset(
+    {
+        "jpg",
+        "jpeg",
+        "png",
+        "gif",
+        "webp",
+        "heic",
+        "heif",
+        "pdf",
+        "txt",
+        "mp4",
+        "mov",
+        "m4a",
+        "mp3",
+        "ogg",
+        "oga",
+        "opus",
+        "wav",
+        "docx",
+        "xlsx",
+        "pptx",
+        "odt",
+        "ods",
+        "doc",
+        "xls",
+        "rtf",
+    }
+)
+
+
+def linkable(file_name: str, flags: object) -> bool:
+    """Whether the report may link this (already sanitised) attachment file name."""
+    ext = _split_extension(file_name)[1].lstrip(".").lower()
+    return not flags and ext in LINKABLE_EXTENSIONS
+
+
 class HostileJSONError(ValueError):
     """JSON from a hostile source that we refuse to interpret."""
 
 
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Duplicate keys are read differently by different parsers (first wins in
-    # some, last in others): refuse rather than guess which one the sender meant.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise HostileJSONError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _refuse_constant(name: str) -> Any:
-    raise HostileJSONError(f"non-standard number {name}")
-
-
 def strict_json(data: bytes | str) -> Any:
-    """Parse JSON strictly: UTF-8, no duplicate keys, no NaN, bounded nesting."""
+    """The protocol's one strict JSON reader (``crypto.load_json``: UTF-8, no
+    duplicate keys, no NaN, bounded nesting), its refusal a `HostileJSONError`."""
     try:
-        check_json_depth(data)  # before the parser recurses once per level
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return json.loads(
-            text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant
-        )
-    except HostileJSONError:
-        raise
-    except JSONTooDeep:
-        raise HostileJSONError(f"nested deeper than {MAX_JSON_DEPTH}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise HostileJSONError(type(exc).__name__) from None
+        return load_json(data)
+    except ValueError as exc:
+        raise HostileJSONError(str(exc)) from None

@@ -24,9 +24,9 @@ from rich.text import Text
 import crypto
 
 from . import casefiles
+from .caselist import list_cases, resolve_case, unique_prefix_length
 from .common import (
     InputError,
-    Keyring,
     PartialFailure,
     ProgressReader,
     ToolError,
@@ -51,8 +51,9 @@ from .common import (
 )
 from .decrypt import Decryptor, Outcome, remove_stale_staging
 from .hostile import visible
-from .keygen import generate_key
+from .keygen import add_keygen_command
 from .manifests import print_manifest
+from .report import LANGS, ReportContext, default_lang, report_lang_of, short_id, write_report
 
 PROG = "intake-verifier"
 MAX_MESSAGE = 64 * 1024
@@ -75,14 +76,7 @@ def cli() -> None:
     """Open intake bundles on an air-gapped laptop; sign receipts and replies."""
 
 
-@cli.command()
-@click.option("--out", required=True, type=PathArg, help="The new key file (written 0600).")
-@click.option("--label", required=True, help="A short name the admins will see.")
-@click.option("--public-out", type=PathArg, help="Also write the public part to this file.")
-@click.option("--qr-png", type=PathArg, help="Also write the public part as a QR code PNG.")
-def keygen(out: Path, label: str, public_out: Path | None, qr_png: Path | None) -> None:
-    """Make a verifier key file and show its public part."""
-    generate_key("verifier", out, label, public_out, qr_png)
+add_keygen_command(cli, "verifier", "Make a verifier key file and show its public part.")
 
 
 # --------------------------------------------------------------------------
@@ -128,8 +122,17 @@ def _check_out_folder(out: Path) -> None:
 @KeyringOption
 @click.option("--out", required=True, type=PathArg, help="Folder for the case folders.")
 @ProgressOption
-def decrypt(bundle: Path, keyring_path: Path, out: Path, progress: bool | None) -> None:
-    """Open every submission of BUNDLE into OUT/<case id>/."""
+@click.option(
+    "--lang",
+    "report_lang",
+    type=click.Choice(LANGS),
+    help="Language of the case reports (answers.html): ru or en "
+    "(default: from your locale, else English).",
+)
+def decrypt(
+    bundle: Path, keyring_path: Path, out: Path, progress: bool | None, report_lang: str | None
+) -> None:
+    """Open every submission of BUNDLE into OUT/<case id>/ (open answers.html in each)."""
     load_trust_root(keyring_path)  # fail before asking for a passphrase
     _check_bundle_file(bundle)
     _check_out_folder(out)
@@ -160,7 +163,10 @@ def decrypt(bundle: Path, keyring_path: Path, out: Path, progress: bool | None) 
                     if decryptor is not None:
                         raise crypto.InvalidEnvelope("malformed")
                     manifests = trusted_chain(keyring_path, item.chain)
-                    decryptor = Decryptor(keyring.ring, out, manifests, loud)
+                    context = ReportContext(
+                        lang=report_lang or default_lang(), keyring=str(keyring_path)
+                    )
+                    decryptor = Decryptor(keyring, out, manifests, loud, context)
                     continue
                 try:
                     if decryptor is None:
@@ -218,10 +224,25 @@ def decrypt(bundle: Path, keyring_path: Path, out: Path, progress: bool | None) 
             f"{len(failed)} of {len(outcomes)} submission(s) failed; nothing was written for them",
             hint,
         )
+    say_opened(outcomes, out)
+
+
+def say_opened(outcomes: list[Outcome], out: Path) -> None:
+    """What this run did: only what it newly opened counts as opened."""
     if not outcomes:
         say("the bundle holds no submissions")
+        return
+    opened = [o for o in outcomes if o.opened]
+    there = sum(1 for o in outcomes if o.status == "exists")
+    if not opened:
+        say(f"nothing new: all {there} submission(s) of the bundle were already in {out}")
     else:
-        say(f"{len(outcomes)} submission(s) opened into {out}")
+        threaded = sum(1 for o in opened if o.thread)
+        extra = f", {threaded} of them follow-up(s) threaded into their case" if threaded else ""
+        say(f"{len(opened)} submission(s) opened into {out}{extra}")
+        if there:
+            say(f"{there} submission(s) already in {out} from an earlier run; left unchanged")
+    say(f"next: intake-verifier cases {out}  (then open {out}/CASE*/answers.html to read one)")
 
 
 _END_OF_DATA = ("empty file", "truncated header", "unexpected end of data")
@@ -249,26 +270,29 @@ _STATUS_STYLE = {
 
 
 def print_summary(console: Console, outcomes: list[Outcome]) -> None:
-    table = Table(title="Summary", title_justify="left", header_style="bold")
-    table.add_column("case", no_wrap=True, min_width=32)
-    table.add_column("kind")
-    table.add_column("status")
-    table.add_column("files", justify="right")
-    table.add_column("notes")
+    # Short ids keep the table inside 80 columns; FAILED lines below give whole ids.
+    table = Table(title="Summary", title_justify="left", header_style="bold", box=None)
+    table.add_column("case", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("files", justify="right", no_wrap=True)
+    table.add_column("notes", overflow="fold")
+    width = unique_prefix_length([o.sid for o in outcomes]) if outcomes else 8
     for o in outcomes:
         notes: list[str] = []
         if o.detail and o.status == "failed":
             notes.append(o.detail)
-        if o.thread:
-            notes.append(f"threaded into {o.thread}")
         if o.status == "exists":
-            notes.append(o.detail)
-        if o.flagged:
-            notes.append(f"{o.flagged} attachment(s) flagged: open with care")
-        notes += o.warnings
+            notes.append("already decrypted; left unchanged")
+        else:
+            if o.thread:
+                notes.append(f"threaded into case {o.thread[:width]}")
+            if o.flagged:
+                notes.append(f"{o.flagged} attachment(s) flagged: open with care")
+            notes += o.warnings
         table.add_row(
-            o.sid,
-            o.kind,
+            o.sid[:width],
+            "follow-up" if o.kind == "followup" else o.kind,
             Text(
                 o.status.upper() if o.status == "failed" else o.status,
                 style=_STATUS_STYLE.get(o.status, ""),
@@ -332,7 +356,7 @@ def receipts(keyring_path: Path, cases_dir: Path, out: Path) -> None:
 
 
 @cli.command()
-@click.argument("case_dir", type=PathArg)
+@click.argument("case_dir", metavar="CASE", type=PathArg)
 @KeyringOption
 @click.option("--status", required=True, type=click.Choice(REPLY_STATUSES))
 @click.option("--message", help="The message to the applicant.")
@@ -353,8 +377,14 @@ def reply(
     append: bool,
     lang: str | None,
 ) -> None:
-    """Seal a signed reply to the applicant of CASE_DIR."""
+    """Seal a signed reply to the applicant of CASE.
+
+    CASE is a case folder, or CASES/<the first characters of its id> (see
+    `intake-verifier cases CASES`). The reply is also recorded in the case,
+    so answers.html shows it in the conversation.
+    """
     text = _message_text(message, message_file)
+    case_dir = resolve_case(case_dir)
     doc = casefiles.read_case(case_dir)
     if doc is None:
         raise InputError(f"{case_dir} holds no case.json", "name a case folder written by decrypt")
@@ -373,9 +403,12 @@ def reply(
             "this applicant has no reply mailbox", "they declined replies; reach them another way"
         )
     existing: list[dict[str, Any]] = []
-    if out.exists():
+    if out.exists() or out.is_symlink():
         if not append:
-            raise InputError(f"{out} already exists", "add --append to add this reply to it")
+            raise InputError(
+                f"{out} already exists (it holds earlier replies)",
+                "add --append to add this reply to it, or give --out a new file name",
+            )
         existing = _read_replies(out)
     manifest = current_manifest(keyring_path)
     keyring = load_keyring(keyring_path)
@@ -400,6 +433,30 @@ def reply(
         out, dump_json({"type": "intake/replies", "replies": [*existing, entry]}), overwrite=append
     )
     say(f"reply ({status}) to case {doc.get('id')} signed by {signer.label!r}, written to {out}")
+    sent = {**fields, "signer": signer.label, "out": str(out)}
+    _record_reply(case_dir, doc, sent, keyring_path)
+    say(f"next: intake-courier push {out} --server URL --key COURIER.key (on the online laptop)")
+
+
+def _record_reply(case_dir: Path, doc: dict[str, Any], sent: dict[str, str], keyring: Path) -> None:
+    """Keep the sent reply in the case (the follow-up's case, for a follow-up) and
+    rebuild its report, so the conversation shows what the applicant was told."""
+    target, target_doc = case_dir, doc
+    thread = doc.get("thread")
+    if doc.get("kind") == "followup" and isinstance(thread, str):
+        parent = case_dir.parent.parent
+        parent_doc = casefiles.read_case(parent)
+        if case_dir.parent.name == "followups" and parent_doc and parent_doc.get("id") == thread:
+            target, target_doc = parent, parent_doc
+    listed = target_doc.get("replies")
+    target_doc["replies"] = [*(listed if isinstance(listed, list) else []), sent]
+    casefiles.replace_case_json(target, target_doc)
+    context = ReportContext(lang=report_lang_of(target_doc), keyring=str(keyring))
+    if not write_report(target, context):
+        say(
+            f"note: {target}/answers.html was not rebuilt (decrypted by an older version); "
+            "the reply is recorded in case.json"
+        )
 
 
 def _message_text(message: str | None, message_file: Path | None) -> str:
@@ -428,6 +485,70 @@ def _read_replies(path: Path) -> list[dict[str, Any]]:
             f"{path} is not a replies file", "name a file written by intake-verifier reply"
         )
     return cast(list[dict[str, Any]], data["replies"])
+
+
+# --------------------------------------------------------------------------
+# cases and report
+
+
+@cli.command()
+@click.argument("cases_dir", metavar="CASES", type=PathArg)
+def cases(cases_dir: Path) -> None:
+    """List the cases decrypt wrote into CASES: urgent first, then those awaiting a reply.
+
+    The short id in the first column is enough wherever a command takes CASE
+    (give CASES/<short id>).
+    """
+    if not cases_dir.is_dir():
+        raise InputError(f"{cases_dir} is not a folder", "name the folder given to decrypt --out")
+    lines = list_cases(cases_dir)
+    if not lines:
+        raise InputError(f"no decrypted cases in {cases_dir}", "run intake-verifier decrypt first")
+    width = unique_prefix_length([line.id for line in lines])
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("case", "received (UTC)", "lang", "urgency", "status", "replied"):
+        table.add_column(name, no_wrap=True)
+    for line in lines:
+        table.add_row(
+            line.id[:width],
+            line.received,
+            visible(line.lang, limit=5),
+            Text("URGENT", style="bold red") if line.urgent else Text("-"),
+            line.status,
+            Text(line.replied, style="bold" if line.replied in ("NOT YET", "NEW F-UP") else ""),
+        )
+    Console(highlight=False, soft_wrap=False).print(table)
+    urgent = sum(1 for line in lines if line.urgent)
+    say(
+        f"{len(lines)} case(s), {urgent} urgent. Read one: open {cases_dir}/CASE*/answers.html; "
+        f"reply: intake-verifier reply {cases_dir}/CASE --keyring KEYRING ..."
+    )
+
+
+@cli.command()
+@click.argument("case_dir", metavar="CASE", type=PathArg)
+@click.option(
+    "--lang",
+    "report_lang",
+    type=click.Choice(LANGS),
+    help="Language of the rebuilt report (default: the one it was written in).",
+)
+def report(case_dir: Path, report_lang: str | None) -> None:
+    """Rebuild answers.html and answers.txt of CASE (e.g. in another language)."""
+    case_dir = resolve_case(case_dir)
+    doc = casefiles.read_case(case_dir)
+    if doc is None:
+        raise InputError(f"{case_dir} holds no case.json", "name a case folder written by decrypt")
+    lang = report_lang_of(doc, report_lang)
+    if report_lang is not None and doc.get("report_lang") != report_lang:
+        doc["report_lang"] = report_lang
+        casefiles.replace_case_json(case_dir, doc)
+    if not write_report(case_dir, ReportContext(lang=lang)):
+        raise ToolError(
+            f"{case_dir} was decrypted by an older version: its case.json holds no answers",
+            "decrypt the bundle again into a new folder",
+        )
+    say(f"report of case {short_id(str(doc.get('id')))} rebuilt ({lang}): {case_dir}/answers.html")
 
 
 # --------------------------------------------------------------------------
@@ -517,7 +638,7 @@ def rewrap(bundle: Path, keyring_path: Path, chain_path: Path, out: Path) -> Non
 
 
 def _rewrap_one(
-    src: BinaryIO, keyring: Keyring, target: crypto.Manifest, signer: crypto.Identity
+    src: BinaryIO, keyring: crypto.Keyring, target: crypto.Manifest, signer: crypto.Identity
 ) -> dict[str, str] | None:
     """A signed rewraps entry sealing this envelope's key to `target`'s active verifiers.
 
@@ -534,9 +655,7 @@ def _rewrap_one(
     ):
         return None
     src.seek(0)
-    prefix = crypto.rewrap_prefix(
-        src, keyring.ring, [v.x25519 for v in active], manifest=target.ref
-    )
+    prefix = crypto.rewrap_prefix(src, keyring, [v.x25519 for v in active], manifest=target.ref)
     src.seek(0)
     digest = crypto.payload_digest(src)
     kid, sig = crypto.sign_rewrap(signer, digest, prefix)

@@ -83,6 +83,7 @@ class Submission:
     kind: str
     envelopes: list[tuple[str, bytes]]
     digests: dict[str, bytes]
+    received: str = "2026-11-22T10:00:00Z"  # the server's hour
 
     def tamper(self, eid: str, offset: int = -20) -> None:
         """Flip one byte of an envelope (default: inside its last payload chunk)."""
@@ -107,6 +108,9 @@ def make_submission(
     kind: str = "submission",
     recipients: Sequence[bytes] | None = None,
     digest_overrides: dict[str, bytes] | None = None,
+    sent: str = "2026-11-22T10:00:00Z",
+    received: str = "2026-11-22T10:00:00Z",
+    form_version: int = 1,
 ) -> Submission:
     """Seal a form and its attachments as the applicant's browser would (v2)."""
     ref = manifest.ref
@@ -136,10 +140,10 @@ def make_submission(
     content: dict[str, Any] = {
         "v": 2,
         "lang": "ru",
-        "form": {"id": "deserter-intake", "version": 1},
+        "form": {"id": "deserter-intake", "version": form_version},
         "answers": answers if answers is not None else {"name": "Иван"},
         "attachments": refs,
-        "sent": "2026-11-22T10:00:00Z",
+        "sent": sent,
     }
     if mailbox is not None:
         content["reply"] = {
@@ -150,7 +154,7 @@ def make_submission(
         json.dumps(content, ensure_ascii=False).encode(), kind=kind, manifest=ref, recipients=to
     )
     digests["form"] = crypto.payload_digest(io.BytesIO(form))
-    return Submission(secrets.token_hex(16), kind, [("form", form), *envelopes], digests)
+    return Submission(secrets.token_hex(16), kind, [("form", form), *envelopes], digests, received)
 
 
 def write_bundle(
@@ -164,7 +168,7 @@ def write_bundle(
             meta = {
                 "id": sub.sid,
                 "kind": sub.kind,
-                "received": "2026-11-22T10:00:00Z",
+                "received": sub.received,
                 "envelopes": [
                     {"id": eid, "size": len(data), "digest": crypto.b64e(sub.digests[eid])}
                     for eid, data in sub.envelopes
@@ -217,3 +221,122 @@ def assert_clean_failure(result: Result, prog: str = "intake-verifier") -> list[
 
 def case_dirs(out: Path) -> list[Path]:
     return sorted(p for p in out.iterdir() if p.is_dir()) if out.exists() else []
+
+
+# --------------------------------------------------------------------------
+# A whole case as a volunteer meets it: decrypted, with a follow-up and a reply
+
+
+def new_org(base: Path) -> Org:
+    """An organisation with real key files under `base` (what the `org` fixture builds)."""
+    admins = [crypto.generate_identity("admin", f"admin-{n}") for n in (1, 2)]
+    v1 = crypto.generate_identity("verifier", "anna")
+    v2 = crypto.generate_identity("verifier", "boris")
+    outsider = crypto.generate_identity("verifier", "outsider")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    payload = crypto.build_manifest_payload(
+        version=1,
+        issued=now,
+        expires=now + dt.timedelta(days=30),
+        org={"name": "Test org", "contact": "test@example.invalid"},
+        threshold=2,
+        admins=[a.public() for a in admins],
+        verifiers=[entry(v1)],
+        couriers=[],
+    )
+    genesis = crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, admins)
+    root = crypto.TrustRoot(2, frozenset(a.sign_kid for a in admins))
+    keyring_dir = base / "keyring"
+    keyring_dir.mkdir(parents=True)
+    crypto.write_key_file(keyring_dir / "anna.key", v1, PASSPHRASE)
+    (keyring_dir / "trust-root.json").write_text(json.dumps(root.to_json()))
+    return Org(admins, v1, v2, outsider, [genesis], root, keyring_dir, base / "none", base)
+
+
+# What an applicant in trouble sends: urgent dangers, a near deadline, documents.
+URGENT_ANSWERS: dict[str, Any] = {
+    "contact-method": "signal",
+    "contact-address": "+7 900 000-00-00",
+    "country": "kazakhstan",
+    "city": "Алматы",
+    "arrived": "2024-10",
+    "documents": ["internal-passport", "military-id"],
+    "documents-notes": "Заграничный паспорт остался в части.",
+    "service-status": "mobilised",
+    "service-start": "2022-09",
+    "left-date": "2024-09",
+    "criminal-case": "unknown",
+    "dangers": ["deportation", "expiring-stay"],
+    "stay-expires": "2026-12",
+    "help-needed": ["legal", "documents"],
+    "story": "Меня мобилизовали в 2022 году.\nВ 2024 году я ушёл из части и уехал в Казахстан.",
+    "consent": "yes",
+}
+
+
+def decrypt_into(bundle: Path, keyring: Path, out: Path, lang: str = "ru") -> Result:
+    args = ["decrypt", bundle, "--keyring", keyring, "--out", out, "--lang", lang]
+    return run("verifier", args)
+
+
+@dataclass
+class Scene:
+    """A decrypted case folder, its follow-up and the reply recorded in it."""
+
+    cases: Path
+    case: Path
+    submission: Submission
+    followup: Submission
+    replies: Path
+
+
+def decrypted_scene(
+    org: Org,
+    keyring: Path,
+    base: Path,
+    *,
+    answers: dict[str, Any],
+    attachments: Sequence[Attachment] = (),
+    followup_message: str = "Новый адрес: ул. Абая, 10.",
+    followup_attachments: Sequence[Attachment] = (),
+    reply_message: str = "Мы получили вашу заявку. Пришлите, пожалуйста, фото паспорта.",
+    lang: str = "ru",
+) -> Scene:
+    """Decrypt a submission (then its follow-up, from a later bundle) and reply to it,
+    all through the real verifier tool, as a volunteer would."""
+    base.mkdir(parents=True, exist_ok=True)
+    mailbox = crypto.derive_mailbox(CODENAME, org.genesis_payload)
+    # Sent at 06:50 by the phone's clock, filed under 06:00 by the hour-rounding server.
+    sub = make_submission(
+        org.manifest,
+        answers=answers,
+        attachments=attachments,
+        mailbox=mailbox,
+        sent="2026-11-22T06:50:12Z",
+        received="2026-11-22T06:00:00Z",
+    )
+    cases = base / "cases"
+    first = decrypt_into(write_bundle(base / "b1.tar", org.chain, [sub]), keyring, cases, lang)
+    assert first.exit_code == 0, first.output
+    replies = base / "replies.json"
+    args = ["reply", cases / sub.sid[:8], "--keyring", keyring, "--status", "needs-info"]
+    sent = run("verifier", [*args, "--message", reply_message, "--out", replies])
+    assert sent.exit_code == 0, sent.output
+    later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=5)
+    followup = make_submission(
+        org.manifest,
+        kind="followup",
+        mailbox=mailbox,
+        answers={"message": followup_message},
+        attachments=followup_attachments,
+        sent=crypto.format_time(later),
+        received=crypto.format_time(later.replace(minute=0, second=0)),
+    )
+    second = decrypt_into(
+        write_bundle(base / "b2.tar", org.chain, [followup]), keyring, cases, lang
+    )
+    assert second.exit_code == 0, second.output
+    return Scene(cases, cases / sub.sid, sub, followup, replies)
+
+
+JPEG_HEAD = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"

@@ -335,6 +335,56 @@ def test_decrypting_twice_leaves_the_first_case_unchanged(
     assert result.exit_code == 0, result.output
     assert "exists" in result.stderr
     assert (out / sub.sid / "case.json").read_bytes() == before
+    # Nothing was opened this time, and the tool says so.
+    assert "submission(s) opened" not in result.stderr
+    assert f"nothing new: all 1 submission(s) of the bundle were already in {out}" in (
+        result.stderr
+    )
+
+
+def test_only_newly_opened_submissions_are_counted_as_opened(
+    org: Org, keyring: Path, tmp_path: Path
+) -> None:
+    old = [make_submission(org.manifest) for _ in range(3)]
+    new = make_submission(org.manifest)
+    out = tmp_path / "cases"
+    assert decrypt(write_bundle(tmp_path / "b1.tar", org.chain, old), keyring, out).exit_code == 0
+
+    result = decrypt(write_bundle(tmp_path / "b2.tar", org.chain, [*old, new]), keyring, out)
+
+    assert result.exit_code == 0, result.output
+    assert f"1 submission(s) opened into {out}" in result.stderr
+    assert f"3 submission(s) already in {out} from an earlier run; left unchanged" in (
+        result.stderr
+    )
+    assert f"next: intake-verifier cases {out}" in result.stderr
+
+
+def test_summary_table_fits_80_columns_with_one_line_per_case(
+    org: Org, keyring: Path, tmp_path: Path
+) -> None:
+    mine = crypto.derive_mailbox(CODENAME, org.genesis_payload)
+    first = make_submission(
+        org.manifest, mailbox=mine, attachments=[Attachment("a.pdf", b"%PDF-1.4")]
+    )
+    followup = make_submission(org.manifest, kind="followup", mailbox=mine)
+    bundle = write_bundle(tmp_path / "bundle.tar", org.chain, [first, followup])
+
+    result = decrypt(bundle, keyring, tmp_path / "cases")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("Summary")))
+    table = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.startswith(" "):
+            break
+        table.append(line)
+    assert all(len(line.rstrip()) <= 80 for line in table), table
+    rows = [line.split() for line in table if line.strip().startswith(first.sid[:8])]
+    assert rows == [[first.sid[:8], "submission", "ok", "1"]]
+    threaded = next(line for line in table if line.strip().startswith(followup.sid[:8]))
+    assert f"threaded into case {first.sid[:8]}" in threaded
 
 
 def test_decrypt_needs_no_network(org: Org, keyring: Path, tmp_path: Path) -> None:

@@ -105,9 +105,46 @@ def test_reply_verifies_and_opens_with_the_applicants_mailbox_keys(
         "--out",
         replies,
     ]
-    assert_clean_failure(run("verifier", again))
+    refused = assert_clean_failure(run("verifier", again))
+    assert f"{replies} already exists" in refused[0] and "--append" in refused[1]
     assert run("verifier", [*again, "--append"]).exit_code == 0
     assert len(json.loads(replies.read_text())["replies"]) == 2
+
+
+def test_sent_replies_are_recorded_in_the_case_and_its_report(
+    org: Org, keyring: Path, tmp_path: Path
+) -> None:
+    mailbox = crypto.derive_mailbox(CODENAME, org.genesis_payload)
+    _cases, case = decrypted_case(org, keyring, tmp_path, mailbox=mailbox)
+    replies = tmp_path / "replies.json"
+    message = "Пришлите, пожалуйста, <фото> паспорта."
+
+    result = run(
+        "verifier",
+        [
+            "reply",
+            case,
+            "--keyring",
+            keyring,
+            "--status",
+            "needs-info",
+            "--message",
+            message,
+            "--out",
+            replies,
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    doc = json.loads((case / "case.json").read_text())
+    [sent] = doc["replies"]
+    assert sent["status"] == "needs-info" and sent["message"] == message
+    assert sent["signer"] == "anna" and sent["out"] == str(replies)
+    crypto.parse_time(sent["sent"])
+    report = (case / "answers.html").read_text(encoding="utf-8")
+    assert "Пришлите, пожалуйста, &lt;фото&gt; паспорта." in report
+    assert message in (case / "answers.txt").read_text(encoding="utf-8")
+    assert f"intake-courier push {replies}" in result.stderr
 
 
 def test_reply_is_refused_when_the_applicant_declined_a_mailbox(

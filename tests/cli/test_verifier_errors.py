@@ -178,8 +178,16 @@ OUR_TAGS = {
     "dd",
     "ul",
     "li",
+    # The case report (crypto/cli/report.py): sections, the next step, attachment links.
+    "h3",
+    "p",
+    "strong",
+    "code",
+    "div",
+    "span",
+    "a",
 }
-OUR_ATTRIBUTES = {"lang", "charset", "http-equiv", "content", "name", "class", "dir"}
+OUR_ATTRIBUTES = {"lang", "charset", "http-equiv", "content", "name", "class", "dir", "href", "rel"}
 
 
 def test_more_hostile_names_and_answers_are_neutralised(
