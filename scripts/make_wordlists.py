@@ -15,14 +15,26 @@ over a bad phone line):
   `е`), no space or hyphen;
 - no word is a prefix of another, so a list of words can be read back
   unambiguously, and an autocompleted prefix never lands on a wrong word;
-- nothing that would alarm or endanger whoever finds the paper: no war,
-  army, police, politics, religion, violence, sex or drugs.
+- nothing that would alarm, degrade or endanger whoever finds the paper:
+  no war, army, police, politics, religion, violence, disease, sex or drugs.
+  Two filters, both checked in: the stems below (whole families of words),
+  and `scripts/wordlists/<lang>-blocked.txt` (single words, each under the
+  reason it is blocked), which is where a reviewer adds a word.
+
+Published codenames stay valid. A codename's keys are derived from its
+normalised text (PROTOCOL.md), not from word positions, so a list can change
+without changing any key. Curating keeps every published word that is not
+blocked and fills the gaps with the next candidates by frequency;
+every published word that leaves the list goes to
+`app/static/wordlists/<lang>-retired.txt`, which the mailbox page accepts
+when it checks a typed codename and which nothing ever draws from. No
+list word is a prefix of a retired word either, or the other way round.
 
 Generation-time tools only (not project dependencies):
 
     .venv/bin/pip install wordfreq==3.1.1 pymorphy3==2.0.6 \
         pymorphy3-dicts-ru==2.4.417150.4580142 lemminflect==0.2.3 diceware==1.0.1
-    .venv/bin/python scripts/make_wordlists.py          # writes both lists
+    .venv/bin/python scripts/make_wordlists.py          # curates both lists, retiring words
     .venv/bin/python scripts/make_wordlists.py --check  # verifies the committed ones
 """
 
@@ -30,13 +42,16 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import re
 import sys
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 SIZE = 2048
 OUT_DIR = Path(__file__).resolve().parent.parent / "app" / "static" / "wordlists"
+BLOCKLIST_DIR = Path(__file__).resolve().parent / "wordlists"
 MIN_LEN, MAX_LEN = 4, 8
 
 RU_LETTERS = re.compile(r"[абвгдежзийклмнопрстуфхцчшщъыьэюя]+")
@@ -121,6 +136,24 @@ RU_BAD_TAGS = {
 
 def blocked(word: str, stems: Iterable[str]) -> bool:
     return any(stem in word for stem in stems)
+
+
+def read_words(path: Path) -> list[str]:
+    """Words of a list file, one a line; `#` comments and blank lines skipped."""
+    if not path.is_file():
+        return []
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def blocked_words(lang: str) -> set[str]:
+    """The reviewed blocklist of `lang` (scripts/wordlists/<lang>-blocked.txt)."""
+    return set(read_words(BLOCKLIST_DIR / f"{lang}-blocked.txt"))
+
+
+def related(word: str, other: str) -> bool:
+    """One is a prefix of the other (or they are equal)."""
+    return word.startswith(other) or other.startswith(word)
 
 
 def russian_candidates(limit: int) -> Iterable[str]:
@@ -211,9 +244,60 @@ def prefix_free(words: Iterable[str], size: int) -> list[str]:
     raise SystemExit(f"only {len(chosen)} words qualified; raise the frequency limit")
 
 
-def check_list(words: list[str], letters: re.Pattern[str]) -> list[str]:
+def curate(
+    published: list[str], retired: list[str], candidates: Iterable[str], block: set[str], size: int
+) -> tuple[list[str], list[str]]:
+    """The new list and retired words, from the published list and its retired words.
+
+    Every published word not in `block` stays; the rest are retired (kept for
+    checking codenames, never drawn again); the gaps are filled with
+    candidates, in their order, that are neither blocked nor retired nor a
+    prefix of (or prefixed by) any word kept, chosen or retired.
+    """
+    kept = [word for word in published if word not in block]
+    gone = sorted(set(retired) | (set(published) - set(kept)))
+    taken = set(kept) | set(gone)
+    chosen = list(kept)
+    for word in candidates:
+        if len(chosen) == size:
+            break
+        if word in block or word in taken:
+            continue
+        if any(related(word, other) for other in taken):
+            continue
+        chosen.append(word)
+        taken.add(word)
+    if len(chosen) != size:
+        raise SystemExit(f"only {len(chosen)} words qualified; raise the frequency limit")
+    return sorted(chosen), gone
+
+
+def check_retired(words: list[str], retired: list[str], letters: re.Pattern[str]) -> list[str]:
+    """Problems with a retired-words list beside its list `words`."""
+    problems = []
+    if len(set(retired)) != len(retired):
+        problems.append("duplicate retired words")
+    if retired != sorted(retired):
+        problems.append("retired words are not sorted")
+    current = set(words)
+    for word in retired:
+        if not letters.fullmatch(word) or "ё" in word:
+            problems.append(f"bad characters in a retired word: {word!r}")
+        if word in current:
+            problems.append(f"{word!r} is both in the list and retired")
+        for other in words:
+            if other != word and related(word, other):
+                problems.append(f"retired {word!r} and {other!r}: one is a prefix of the other")
+    return problems
+
+
+def check_list(
+    words: list[str], letters: re.Pattern[str], block: AbstractSet[str] = frozenset()
+) -> list[str]:
     """Problems with a list (empty if it is fit to use)."""
     problems = []
+    for word in sorted(set(words) & block):
+        problems.append(f"blocked word in the list: {word!r}")
     if len(words) != SIZE:
         problems.append(f"{len(words)} words, not {SIZE}")
     if len(set(words)) != len(words):
@@ -241,16 +325,31 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for lang, (candidates, limit, letters) in LISTS.items():
         path = OUT_DIR / f"{lang}.txt"
+        retired_path = OUT_DIR / f"{lang}-retired.txt"
+        block = blocked_words(lang)
         if not args.check:
-            words = prefix_free(candidates(limit), SIZE)
+            published = read_words(path)
+            if published:
+                words, retired = curate(
+                    published, read_words(retired_path), candidates(limit), block, SIZE
+                )
+            else:
+                words, retired = prefix_free(candidates(limit), SIZE), []
             OUT_DIR.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(words) + "\n", encoding="utf-8")
+            if retired:
+                retired_path.write_text("\n".join(retired) + "\n", encoding="utf-8")
         words = path.read_text(encoding="utf-8").split("\n")[:-1]
-        problems = check_list(words, letters)
+        retired = read_words(retired_path)
+        problems = check_list(words, letters, block) + check_retired(words, retired, letters)
         for problem in problems:
             print(f"{path}: {problem}", file=sys.stderr)
         failed = failed or bool(problems)
-        print(f"{path}: {len(words)} words, longest {max(map(len, words))} letters")
+        bits = 9 * math.log2(len(words))
+        print(
+            f"{path}: {len(words)} words, longest {max(map(len, words))} letters, "
+            f"{len(retired)} retired; 9 words carry {bits:.0f} bits"
+        )
     return 1 if failed else 0
 
 

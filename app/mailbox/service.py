@@ -13,7 +13,8 @@ import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy import delete as delete_statement
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -26,6 +27,9 @@ from app.pow import ProofOfWork
 from app.settings import Settings
 
 TOKEN_BYTES = 32
+REPLY_NAME_BYTES = 32
+# At most this many replies named in one delete (a mailbox holds a handful).
+MAX_DELETE_NAMES = 100
 # Mailbox challenges are MACed under their own key, so a cheap mailbox
 # challenge can never be redeemed where a submission's price is due.
 _POW_LABEL = b"intake/pow/mailbox"
@@ -105,7 +109,44 @@ def fetch(
     ]
 
 
+def reply_names(names_b64: list[str]) -> frozenset[bytes]:
+    """The replies a delete names, each as b64 of `H(32, envelope)` (what the
+    verifier signed); `InvalidRequest` for one that is not 32 bytes of base64."""
+    names = set()
+    for name in names_b64:
+        try:
+            raw = crypto.b64d(name)
+        except ValueError as exc:
+            raise InvalidRequest("A reply name is not base64.") from exc
+        if len(raw) != REPLY_NAME_BYTES:
+            raise InvalidRequest("A reply name is 32 bytes: H(32, envelope).")
+        names.add(raw)
+    return frozenset(names)
+
+
+def delete(session: Session, mailbox: str, names: frozenset[bytes] | None) -> int:
+    """Deletes the replies of `mailbox` named in `names` (every one if None);
+    returns how many rows went.
+
+    Only rows of the mailbox the token names are ever looked at, so nobody
+    without the codename-derived token can delete another applicant's
+    replies, whatever reply names he sends. The rows are deleted, not marked:
+    replies live in their rows (no blob), so the ciphertext goes with them.
+    """
+    rows = session.execute(select(Reply.id, Reply.envelope).where(Reply.mailbox == mailbox)).all()
+    doomed = [row.id for row in rows if names is None or crypto.blake2b(32, row.envelope) in names]
+    if not doomed:
+        return 0
+    return rowcount(
+        session.execute(
+            delete_statement(Reply)
+            .where(Reply.mailbox == mailbox, Reply.id.in_(doomed))
+            .execution_options(synchronize_session=False)
+        )
+    )
+
+
 def purge(session: Session, settings: Settings, now: datetime | None = None) -> int:
     """Deletes every reply past retention (`intake purge`); returns how many."""
     now = now or clock.now()
-    return rowcount(session.execute(delete(Reply).where(_expired(settings, now))))
+    return rowcount(session.execute(delete_statement(Reply).where(_expired(settings, now))))

@@ -80,6 +80,16 @@ SCRIPT_MESSAGES = {
     "server_error": mark("The server refused the message: {message}"),
     "sent": mark("Sent and encrypted. Your reference: {reference}"),
     "unexpected": mark("Something went wrong. Nothing was sent in plain text. Try again."),
+    # Deleting replies from the server (the codename's token authorises it).
+    "delete_reply": mark("Delete this reply"),
+    "delete_reply_confirm": mark("Press again to delete this reply for good"),
+    "delete_all_confirm": mark("Press again to delete every reply for good"),
+    "deleting": mark("Deleting…"),
+    "deleted_one": mark("The reply was deleted from the server."),
+    "deleted_all": mark("Every reply was deleted from the server."),
+    # Follow-ups sent since the mailbox was opened, kept in memory only.
+    "sent_item": mark("Sent {time}. Your reference: {reference}"),
+    "sent_files": mark("Files: {names}"),
 }
 
 # The chosen files' list (files.js) says exactly what it says on the intake
@@ -126,14 +136,27 @@ def _limits(request: Request, lang: str) -> dict[str, Any]:
 def _wordlists(request: Request, lang: str) -> str:
     """Every codename word list (URL and SRI), the page's language first: the
     script fetches them only to check a typed codename, and a codename may
-    come from either list whatever the page's language."""
+    come from either list whatever the page's language. A list's retired
+    words (`<lang>-retired.txt`, words older codenames may hold) follow its
+    URL and SRI when there are any."""
     assets = request.app.state.pages.assets
-    names = sorted(name for name in assets.integrity if name.startswith("wordlists/"))
+    names = sorted(
+        name
+        for name in assets.integrity
+        if name.startswith("wordlists/") and not name.endswith("-retired.txt")
+    )
     names.sort(key=lambda name: name != f"wordlists/{lang}.txt")
-    lists = [
-        [name.removeprefix("wordlists/").removesuffix(".txt"), assets.url(name), assets.sri(name)]
-        for name in names
-    ]
+    lists = []
+    for name in names:
+        entry = [
+            name.removeprefix("wordlists/").removesuffix(".txt"),
+            assets.url(name),
+            assets.sri(name),
+        ]
+        retired = name.removesuffix(".txt") + "-retired.txt"
+        if retired in assets.integrity:
+            entry += [assets.url(retired), assets.sri(retired)]
+        lists.append(entry)
     return json.dumps(lists, separators=(",", ":"))
 
 

@@ -28,8 +28,10 @@ ENGLISH = "canal ember grove harbor basin cedar echo falcon garnet"
 RUSSIAN = "бедность груша камень линия опора предел секунда тендер четверть"
 
 
-def _in_list(codename: str, lang: str) -> bool:
+def _in_list(codename: str, lang: str, *, retired: bool = False) -> bool:
     words = set((WORDLISTS / f"{lang}.txt").read_text(encoding="utf-8").split("\n"))
+    if retired:
+        words |= set((WORDLISTS / f"{lang}-retired.txt").read_text(encoding="utf-8").split("\n"))
     return all(word in words for word in codename.split())
 
 
@@ -75,7 +77,10 @@ def _refused(page: Page, seen: list[str]) -> str:
 
 def test_the_lists_hold_the_codenames_used_here() -> None:
     assert _in_list(ENGLISH, "en")
-    assert _in_list(RUSSIAN, "ru")
+    # Handed out before "бедность" was retired from the list: it still opens
+    # its mailbox (the numbered-copy test below).
+    assert not _in_list(RUSSIAN, "ru")
+    assert _in_list(RUSSIAN, "ru", retired=True)
 
 
 def test_a_mistyped_english_word_is_named_with_its_position_and_nothing_is_sent(

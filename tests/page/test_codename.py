@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import math
 import re
 from pathlib import Path
 
@@ -31,6 +33,60 @@ def test_each_word_list_has_2048_lower_case_words_none_a_prefix_of_another(lang:
         assert "ё" not in word and 4 <= len(word) <= 8
     ordered = sorted(words)
     assert not [(a, b) for a, b in itertools.pairwise(ordered) if b.startswith(a)]
+
+
+def retired_of(lang: str) -> list[str]:
+    return (
+        (ROOT / "app" / "static" / "wordlists" / f"{lang}-retired.txt")
+        .read_text("utf-8")
+        .split("\n")[:-1]
+    )
+
+
+def blocked_of(lang: str) -> set[str]:
+    """The reviewed blocklist (scripts/wordlists/<lang>-blocked.txt)."""
+    text = (ROOT / "scripts" / "wordlists" / f"{lang}-blocked.txt").read_text("utf-8")
+    return {line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"}
+
+
+# Words the brief named as frightening or degrading, and a few of each kind
+# the blocklist names: none may be drawn again.
+NEVER = {
+    "ru": {"сифилис", "вонь", "геморрой", "трусость", "колония", "дробовик", "допрос", "смерть"},
+    "en": {"surgery", "virus", "verdict", "musket", "hatred", "ideology", "darkness"},
+}
+
+
+@pytest.mark.parametrize("lang", sorted(LISTS))
+def test_no_word_of_a_list_is_blocked(lang: str) -> None:
+    words = set(words_of(lang))
+    blocked = blocked_of(lang)
+    assert len(blocked) > 100
+    assert not words & blocked
+    assert not words & NEVER[lang]
+
+
+@pytest.mark.parametrize("lang", sorted(LISTS))
+def test_retired_words_stay_checkable_and_are_never_drawn(lang: str) -> None:
+    words = words_of(lang)
+    retired = retired_of(lang)
+    # Sorted, distinct, of the list's alphabet, none back in the list.
+    assert retired == sorted(set(retired))
+    assert not set(retired) & set(words)
+    for word in retired:
+        assert LISTS[lang].fullmatch(word) and "ё" not in word, word
+    # Every blocked word that was ever published is retired, not forgotten:
+    # codenames already handed out may hold it.
+    assert {w for w in NEVER[lang] if w in retired} == NEVER[lang] - {"смерть", "допрос"}
+    # Read back unambiguously together: no word of either is a prefix of another.
+    ordered = sorted(words + retired)
+    assert not [(a, b) for a, b in itertools.pairwise(ordered) if b.startswith(a)]
+
+
+@pytest.mark.parametrize("lang", sorted(LISTS))
+def test_a_codename_still_carries_at_least_96_bits(lang: str) -> None:
+    # 9 words drawn uniformly from 2,048: 9 x log2(2048) = 9 x 11 = 99 bits.
+    assert 9 * math.log2(len(set(words_of(lang)))) >= 96
 
 
 @pytest.fixture
@@ -91,4 +147,59 @@ def test_a_word_list_that_fails_its_integrity_or_the_rules_is_refused(page: Page
         "digits": "WordlistError",
         "prefix": "WordlistError",
         "short": "WordlistError",
+    }
+
+
+def test_the_curation_script_accepts_the_committed_lists(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The same rules, as scripts/make_wordlists.py --check applies them (it
+    # needs none of its generation-time tools for that).
+    spec = importlib.util.spec_from_file_location(
+        "make_wordlists", ROOT / "scripts" / "make_wordlists.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--check"]) == 0
+    out = capsys.readouterr().out
+    assert "ru.txt: 2048 words" in out and "9 words carry 99 bits" in out
+
+
+@pytest.mark.browser
+def test_retired_words_count_when_checking_and_a_broken_retired_list_is_refused(
+    page: Page,
+) -> None:
+    result = page.evaluate(
+        """async () => {
+          const c = await import("/static/js/codename.js");
+          const out = {};
+          const attempt = async (name, run) => {
+            try { await run(); out[name] = "accepted"; } catch (e) { out[name] = e.name; }
+          };
+          await attempt("sri", () => c.loadRetired("ru", "sha384-" + "A".repeat(64)));
+          await attempt("twice", () => c.checkRetired(["вонь", "вонь"]));
+          await attempt("digits", () => c.checkRetired(["вонь1"]));
+          const many = Array.from({length: 2049}, (_, i) => "я" + i);
+          await attempt("long", () => c.checkRetired(many));
+          await attempt("fine", () => c.checkRetired(["вонь", "геморрой"]));
+          const lists = [["ru", ["груша", "камень"], ["вонь"]], ["en", ["pear", "stone"]]];
+          out.retired = c.wrongWords(["вонь", "груша", "камень"], lists);
+          out.typo = c.wrongWords(["вонъ", "груша", "камень"], lists);
+          out.without = c.wrongWords(["вонь", "груша", "камень"], [["ru", ["груша", "камень"]]]);
+          return out;
+        }"""
+    )
+    assert result.pop("retired") == {"lang": "ru", "wrong": []}
+    assert result.pop("typo") == {
+        "lang": "ru",
+        "wrong": [{"position": 1, "word": "вонъ", "suggestion": "вонь"}],
+    }
+    assert result.pop("without")["wrong"][0]["word"] == "вонь"
+    assert result == {
+        "sri": "TypeError",
+        "twice": "WordlistError",
+        "digits": "WordlistError",
+        "long": "WordlistError",
+        "fine": "accepted",
     }

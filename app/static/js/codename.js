@@ -6,6 +6,12 @@
 // scripts/make_wordlists.py) are fetched with their SRI value, and checked
 // here again, because a list with repeated or fewer words would silently
 // weaken every codename made from it.
+//
+// Words taken out of a list (alarming or degrading ones) are "retired"
+// (app/static/wordlists/<lang>-retired.txt): codenames already handed out
+// may hold them, and their keys come from the words' text, not their place
+// in the list, so such a codename still opens its mailbox. Retired words
+// are accepted when a typed codename is checked and never drawn.
 
 export const WORDS = 9;
 export const LIST_SIZE = 2048;
@@ -37,11 +43,21 @@ export function checkWordlist(words) {
   return words;
 }
 
-/**
- * Fetch the word list of `lang` from our own origin, pinned by `sri`.
- * @returns {Promise<string[]>}
- */
-export async function loadWordlist(lang, sri, url = `/static/wordlists/${lang}.txt`) {
+// Far more than any curation retires; a bound so a hostile file cannot make
+// every typed codename's check slow.
+export const MAX_RETIRED = LIST_SIZE;
+
+/** Check a retired-words list: distinct lower-case words, no ё, at most MAX_RETIRED. */
+export function checkRetired(words) {
+  if (!Array.isArray(words) || words.length > MAX_RETIRED) throw new WordlistError("a retired-words list is too long");
+  for (const word of words) {
+    if (typeof word !== "string" || !WORD.test(word) || word.includes("\u0451")) throw new WordlistError(`bad retired word: ${word}`);
+  }
+  if (new Set(words).size !== words.length) throw new WordlistError("a retired word is listed twice");
+  return words;
+}
+
+async function fetchWords(sri, url) {
   if (typeof sri !== "string" || !sri.startsWith("sha")) throw new WordlistError("no integrity value for the word list");
   const response = await fetch(url, {
     integrity: sri,
@@ -53,7 +69,24 @@ export async function loadWordlist(lang, sri, url = `/static/wordlists/${lang}.t
   const text = await response.text();
   const words = text.split("\n");
   if (words[words.length - 1] === "") words.pop();
-  return checkWordlist(words);
+  return words;
+}
+
+/**
+ * Fetch the word list of `lang` from our own origin, pinned by `sri`.
+ * @returns {Promise<string[]>}
+ */
+export async function loadWordlist(lang, sri, url = `/static/wordlists/${lang}.txt`) {
+  return checkWordlist(await fetchWords(sri, url));
+}
+
+/**
+ * Fetch the retired words of `lang` (only ever used to check a typed
+ * codename), pinned by `sri`.
+ * @returns {Promise<string[]>}
+ */
+export async function loadRetired(lang, sri, url = `/static/wordlists/${lang}-retired.txt`) {
+  return checkRetired(await fetchWords(sri, url));
 }
 
 /**
@@ -150,12 +183,15 @@ export function closestWord(word, list) {
  * Which of `words` are not in the word list they came from. A codename's
  * words all come from one list (generateCodename), so the list holding most
  * of them is taken (the first given wins a tie) and every other word is
- * wrong, even one that is in another list. `lists` is `[[lang, words]]`.
- * Returns `{lang, wrong: [{position, word, suggestion}]}`.
+ * wrong, even one that is in another list. `lists` is
+ * `[[lang, words, retired]]`; a list's retired words (optional) count as
+ * its words, since older codenames hold them. Returns
+ * `{lang, wrong: [{position, word, suggestion}]}`.
  */
 export function wrongWords(words, lists) {
   let chosen = null;
-  for (const [lang, list] of lists) {
+  for (const [lang, current, retired = []] of lists) {
+    const list = retired.length > 0 ? [...current, ...retired] : current;
     const known = new Set(list);
     const count = words.filter((word) => known.has(word)).length;
     if (chosen === null || count > chosen.count) chosen = { lang, list, known, count };
