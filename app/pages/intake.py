@@ -52,7 +52,6 @@ SCRIPT_MESSAGES = {
         "Do not send anything; tell the organisation."
     ),
     "empty": mark("Please answer at least one question or add a file before sending."),
-    "fix_errors": mark("Please check the highlighted answers."),
     "required": mark("This answer is required."),
     "consent_required": mark("Please tick this box to send."),
     "too_long": mark("Too long: at most {max} characters."),
@@ -69,7 +68,7 @@ SCRIPT_MESSAGES = {
         "No connection. Your answers are kept on this page; press send again when you are online."
     ),
     "server_error": mark("The server refused the message: {message}. Your answers are kept."),
-    "sent": mark("Sent and encrypted. Your reference: {reference}"),
+    "sent": mark("Message number: {reference}"),
     "unexpected": mark(
         "Something went wrong. Nothing was sent in plain text. Your answers are kept; try again."
     ),
@@ -100,11 +99,15 @@ SCRIPT_MESSAGES = {
     "codename_wrong": mark("That is not word {n}. Look at what you wrote down."),
     "codename_choose": mark("Please choose one."),
     "codename_confirm_first": mark("Please confirm your codename first."),
-    "summary_answers": mark("Questions answered: {count}"),
-    "summary_files": mark("Files: {count}"),
-    "summary_reply": mark("Replies: with a codename"),
-    "summary_no_reply": mark("Replies: none (no codename)"),
     "leave": mark("What you typed on this page will be lost. Leave anyway?"),
+    "field_problem": mark("{label}: {problem}"),
+    "change": mark("Change"),
+    "back_to_check": mark("Back to checking your answers"),
+    "check_files": mark("Photos and documents"),
+    "check_no_files": mark("None"),
+    "check_replies": mark("Replies on this site"),
+    "check_reply_yes": mark("Yes, with a codename"),
+    "check_reply_no": mark("No"),
     "unit_b": mark("B"),
     "unit_kb": mark("KB"),
     "unit_mb": mark("MB"),
@@ -194,17 +197,42 @@ def _text(value: dict[str, str], lang: str, fallback: str) -> str:
     return value.get(lang) or value[fallback]
 
 
+# In a multichoice question, the option with this value ("No documents",
+# "Nothing urgent") excludes every other: ticking it clears the rest, ticking
+# another clears it. A rule of presentation, so the signed form (and every
+# manifest and vector carrying it) is unchanged.
+EXCLUSIVE_OPTION_VALUE = "none"
+
+# A section with a field whose id starts so asks how to reach the applicant:
+# it is shown after the other questions, once he has seen what is asked and
+# why, rather than as the very first thing. Only the page's order changes:
+# the answers, the signed form and the page's shape check do not depend on it.
+CONTACT_FIELD_PREFIX = "contact-"
+
+
+def _asks_for_contact(section: dict[str, Any]) -> bool:
+    return any(field["id"].startswith(CONTACT_FIELD_PREFIX) for field in section["fields"])
+
+
+def presentation_order(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sections in the order the page shows them: contact sections last, others as signed."""
+    return [s for s in sections if not _asks_for_contact(s)] + [
+        s for s in sections if _asks_for_contact(s)
+    ]
+
+
 def form_view(form: dict[str, Any], lang: str, year: int) -> dict[str, Any]:
     """The form as the template needs it: texts in `lang`, steps, year lists.
 
     Fields of type `consent` are shown on the last step, beside the send
     button, so the applicant agrees to exactly what is about to happen; a
-    section holding nothing else gets no step of its own.
+    section holding nothing else gets no step of its own. Sections come in
+    `presentation_order`; exclusive options are marked (EXCLUSIVE_OPTION_VALUE).
     """
     fallback = form["languages"][0]
     steps: list[dict[str, Any]] = []
     consents: list[dict[str, Any]] = []
-    for section in form["sections"]:
+    for section in presentation_order(form["sections"]):
         fields = []
         for field in section["fields"]:
             kind = field["type"]
@@ -216,7 +244,11 @@ def form_view(form: dict[str, Any], lang: str, year: int) -> dict[str, Any]:
                 "required": bool(field.get("required", False)),
                 "max_length": formdef.max_length(field),
                 "options": [
-                    {"value": o["value"], "label": _text(o["label"], lang, fallback)}
+                    {
+                        "value": o["value"],
+                        "label": _text(o["label"], lang, fallback),
+                        "exclusive": kind == "multichoice" and o["value"] == EXCLUSIVE_OPTION_VALUE,
+                    }
                     for o in field.get("options", [])
                 ],
             }

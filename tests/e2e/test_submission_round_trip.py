@@ -27,7 +27,7 @@ def submit_story(chromium: Browser, server: LiveServer, story: str, contact: str
     context = chromium.new_context()
     page = context.new_page()
     flow.open_page(page, server)
-    page.fill("#q-contact-address", contact)
+    flow.fill(page, "#q-contact-address", contact)  # the contact step comes late
     flow.go_to(page, "story")
     page.fill("#q-story", story)
     flow.go_to(page, "reply")

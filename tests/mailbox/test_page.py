@@ -58,7 +58,7 @@ def test_every_file_the_page_loads_carries_its_integrity_value(make_client: Clie
     html = make_client().get("/en/mailbox/").text
     loaded = re.findall(r'(?:src|href)="/static/([^"]+)" integrity="([^"]+)"', html)
     names = {name for name, _ in loaded}
-    assert {"js/mailbox-page.js", "js/mailbox-upload.js", "css/mailbox.css"} <= names
+    assert {"js/mailbox-page.js", "js/upload.js", "css/mailbox.css"} <= names
     for name, integrity in loaded:
         assert name in PAGE_ASSETS
         assert integrity == sri((STATIC_DIR / name).read_bytes())

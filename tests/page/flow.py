@@ -15,12 +15,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from tests.support.live_server import LiveServer, run_cli
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 CURRENT_STEP = "#intake-form section.step:not([hidden])"
+
+
+PHONE: ViewportSize = {"width": 360, "height": 740}
+
+
+def phone_context(browser: Browser, *, throttle: bool = False) -> tuple[BrowserContext, Page]:
+    """A cheap phone: 360 px wide, touch, no mouse; with `throttle`, its CPU 4x slower (CDP)."""
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    if throttle:
+        context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": 4})
+    return context, page
 
 
 def open_page(page: Page, server: LiveServer, lang: str = "ru") -> None:
@@ -53,6 +65,28 @@ def go_to(page: Page, step_id: str) -> None:
             page.locator(f"{CURRENT_STEP} button[data-go=back]").click()
             expect(page.locator(CURRENT_STEP)).not_to_have_id(before)
     raise AssertionError(f"never reached step {step_id}")
+
+
+def step_of(page: Page, selector: str) -> str:
+    """The id (without `step-`) of the step holding `selector`."""
+    step = page.locator(selector).locator("xpath=ancestor::section[@data-step]")
+    return str(step.get_attribute("id")).removeprefix("step-")
+
+
+def show_field(page: Page, selector: str) -> None:
+    """Go to the step holding `selector`: the page's order of steps is its own
+    (the contact question comes late), so tests name the question, not its place."""
+    go_to(page, step_of(page, selector))
+
+
+def fill(page: Page, selector: str, value: str) -> None:
+    show_field(page, selector)
+    page.fill(selector, value)
+
+
+def check(page: Page, selector: str) -> None:
+    show_field(page, selector)
+    page.check(selector)
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -18,7 +18,7 @@ STORY = "Меня забрали с улицы в сентябре. " * 3
 
 
 def fill_some(page: Page, story: str) -> None:
-    page.check("#q-contact-method-email")
+    flow.check(page, "#q-contact-method-email")
     page.fill("#q-contact-address", "me@example.org")
     flow.go_to(page, "story")
     page.fill("#q-story", story)
@@ -81,13 +81,13 @@ def test_a_mistake_is_pointed_out_on_its_step_and_nothing_is_lost(
 ) -> None:
     page = chromium.new_page()
     flow.open_page(page, page_server)
-    flow.next_step(page)
     page.fill("#q-city", "Ереван")
     page.select_option("#q-arrived-month", "03")  # a month without its year
     page.locator(f"{flow.CURRENT_STEP} button[data-go=next]").click()
     assert flow.current_step(page) == "step-where"  # held back
     expect(page.locator("#q-arrived-error")).to_have_text("Выберите и год.")
     expect(page.locator("#form-alert")).to_be_visible()
+    expect(page.locator("#form-alert")).to_be_focused()
     assert page.input_value("#q-city") == "Ереван"
     page.select_option("#q-arrived-year", "2023")
     flow.next_step(page)

@@ -186,6 +186,7 @@ def test_the_page_asks_the_questions_the_admins_signed(
     canary = "canary-" + secrets.token_hex(6)
     page = chromium.new_page()
     flow.open_page(page, server, "en")  # ready: the page's questions match the signed ones
+    flow.show_field(page, "#q-safe-hours")  # in the contact section: shown late
     expect(page.get_by_label("When is it safe to write to you?")).to_be_visible()
     page.fill("#q-safe-hours", f"evenings {canary}")
     flow.go_to(page, "reply")

@@ -126,7 +126,7 @@ def send_one_photo(
     flow.open_page(page, server)
     flow.go_to(page, "story")
     page.fill("#q-story", canary)
-    flow.next_step(page)
+    flow.go_to(page, "files")
     page.set_input_files("#files", str(photo))
     if not clean:
         page.uncheck("#clean-metadata")
@@ -260,7 +260,7 @@ def test_files_the_page_cannot_clean_are_held_until_he_decides_each_one(
     flow.open_page(page, page_server)
     flow.go_to(page, "story")
     page.fill("#q-story", canary)
-    flow.next_step(page)
+    flow.go_to(page, "files")
     page.set_input_files("#files", [str(heic), str(video), str(pdf)])
     for name in (heic.name, video.name, pdf.name):
         row = file_row(page, name)

@@ -72,9 +72,6 @@ def test_russian_submission_with_three_files_survives_a_cut_connection_and_opens
     flow.open_page(page, server, "ru")
     if mode == "jitless":
         assert page.evaluate("() => typeof WebAssembly") == "undefined"
-    page.check("#q-contact-method-signal")
-    page.fill("#q-contact-address", "@" + canary[-6:])
-    flow.next_step(page)
     page.check("#q-country-kazakhstan")
     page.fill("#q-city", "Алматы")
     page.select_option("#q-arrived-month", "10")
@@ -84,7 +81,9 @@ def test_russian_submission_with_three_files_survives_a_cut_connection_and_opens
     page.check("#q-documents-military-id")
     flow.go_to(page, "story")
     page.fill("#q-story", f"Я ушёл из части в октябре. {canary}")
-    flow.next_step(page)
+    flow.check(page, "#q-contact-method-signal")  # asked after his story, not first
+    page.fill("#q-contact-address", "@" + canary[-6:])
+    flow.go_to(page, "files")
     page.set_input_files("#files", [str(photo), str(pdf), str(big)])
     expect(page.locator("#file-list li")).to_have_count(3)
     expect(page.locator("#clean-metadata")).to_be_checked()

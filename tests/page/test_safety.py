@@ -38,10 +38,10 @@ def test_a_whole_submission_talks_only_to_its_own_origin_and_leaves_no_trace(
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     flow.open_page(page, page_server)
-    entries = page.evaluate("() => history.length")
+    address = page.url
     flow.go_to(page, "story")
     page.fill("#q-story", "canary-" + secrets.token_hex(6))
-    flow.next_step(page)
+    flow.go_to(page, "files")
     page.set_input_files("#files", str(jpeg_with_gps(tmp_path / "photo.jpg")))
     flow.next_step(page)
     flow.choose_codename(page)
@@ -53,6 +53,7 @@ def test_a_whole_submission_talks_only_to_its_own_origin_and_leaves_no_trace(
     assert "/static/wordlists/ru.txt" in loaded  # the codename's word list came from us too
     assert any(path.startswith("/static/vendor/libsodium") for path in loaded)
     traces: dict[str, Any] = page.evaluate(TRACES)
+    assert traces.pop("history") > 2  # a history entry per step (tests/page/test_steps_history.py)
     assert traces == {
         "cookie": "",
         "local": 0,
@@ -60,8 +61,11 @@ def test_a_whole_submission_talks_only_to_its_own_origin_and_leaves_no_trace(
         "databases": 0,
         "workers": 0,
         "controlled": False,
-        "history": entries,  # ten steps, and not one history entry more
     }
+    # Every step's entry has the page's own address; once sent, the page is back
+    # on its first entry, whose state is two numbers and nothing he typed.
+    assert page.url == address
+    assert page.evaluate("() => history.state") == {"step": 0, "depth": 0}
     assert context.cookies() == []
     context.close()
 
@@ -78,13 +82,74 @@ def test_quick_exit_leaves_for_a_neutral_site_and_cannot_be_gone_back_to(
     )
     page = context.new_page()
     flow.open_page(page, page_server)
-    page.fill("#q-contact-address", "@secret-handle")
+    flow.fill(page, "#q-contact-address", "@secret-handle")  # a late step: many entries behind
     entries = page.evaluate("() => history.length")
     page.click("#exit-now")
     page.wait_for_url("https://www.google.com/**")
     assert page.evaluate("() => history.length") == entries  # replaced, not added
     page.go_back()  # back goes to what came before our page, never to it
     assert not page.url.startswith(page_server.url)
+    context.close()
+
+
+def test_esc_three_times_is_a_quick_exit_said_on_the_page_even_from_a_text_box(
+    chromium: Browser, page_server: LiveServer
+) -> None:
+    context = chromium.new_context()  # a laptop: keyboard and mouse
+    context.route(
+        "https://www.google.com/**",
+        lambda route: route.fulfill(body="weather", content_type="text/html"),
+    )
+    page = context.new_page()
+    flow.open_page(page, page_server)
+    expect(page.locator(".exit-hint")).to_have_text(
+        "Нажмите Esc три раза, чтобы быстро уйти с этого сайта."
+    )
+    flow.go_to(page, "story")
+    page.click("#q-story")
+    page.keyboard.type("Меня ищут")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    page.keyboard.type("!")  # anything else in between starts the count again
+    page.keyboard.press("Escape")
+    assert page.url.startswith(page_server.url)
+    for _ in range(3):
+        page.keyboard.press("Escape")
+    page.wait_for_url("https://www.google.com/**")
+    page.go_back()
+    assert not page.url.startswith(page_server.url)
+    context.close()
+
+
+def test_esc_three_times_leaves_the_mailbox_page_too(
+    chromium: Browser, page_server: LiveServer
+) -> None:
+    context = chromium.new_context()
+    context.route(
+        "https://www.google.com/**",
+        lambda route: route.fulfill(body="weather", content_type="text/html"),
+    )
+    page = context.new_page()
+    page.goto(page_server.url + "/en/mailbox/")
+    expect(page.locator("#mailbox")).to_have_attribute("data-state", "ready", timeout=60_000)
+    expect(page.locator(".exit-hint")).to_have_text(
+        "Press Esc three times to leave this site quickly."
+    )
+    page.click("#codename")
+    for _ in range(3):
+        page.keyboard.press("Escape")
+    page.wait_for_url("https://www.google.com/**")
+    context.close()
+
+
+def test_on_a_phone_the_esc_hint_stays_in_the_safety_notes(
+    chromium: Browser, page_server: LiveServer
+) -> None:
+    context, page = flow.phone_context(chromium)
+    flow.open_page(page, page_server)
+    expect(page.locator(".exit-hint")).to_be_hidden()  # no Esc key on a phone: no room spent
+    page.locator("details.safety summary").click()
+    expect(page.locator("details.safety")).to_contain_text("тройное нажатие Esc")
     context.close()
 
 

@@ -147,9 +147,61 @@ export function sameShape(a, b) {
 }
 
 /**
- * One step on screen at a time. Steps never touch the history (the back
- * button leaves the page, as it would any page); `history.replaceState`
- * records the step only in the single entry this page has.
+ * A question's label as shown (without the "(required)" mark), for the
+ * error summary and the check-your-answers list.
+ */
+export function questionLabel(el) {
+  const label = el.querySelector("legend, label");
+  if (!label) return "";
+  const copy = label.cloneNode(true);
+  for (const mark of copy.querySelectorAll(".req, input")) mark.remove();
+  return copy.textContent.replace(/\s+/g, " ").trim();
+}
+
+/**
+ * A question's answer in words, as he chose it: option labels rather than
+ * codes, the month's name rather than its number. Empty when unanswered.
+ */
+export function answerText(el) {
+  const type = el.dataset.type;
+  if (type === "text" || type === "textarea") return el.querySelector("input, textarea").value.trim();
+  if (type === "choice" || type === "yesno" || type === "multichoice" || type === "consent") {
+    return [...el.querySelectorAll("input:checked")]
+      .map((input) => input.closest("label")?.textContent.replace(/\s+/g, " ").trim() ?? input.value)
+      .join("; ");
+  }
+  if (type === "date") {
+    const [month, year] = [...el.querySelectorAll("select")];
+    if (!year?.value) return "";
+    return month?.value ? `${month.selectedOptions[0].textContent.trim()} ${year.value}` : year.value;
+  }
+  return "";
+}
+
+/**
+ * Options that exclude every other one ("No documents"): ticking one clears
+ * the rest of its question, ticking any other clears it (the GOV.UK "or"
+ * pattern). The server marks them with data-exclusive.
+ */
+export function keepExclusive(event) {
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || input.type !== "checkbox" || !input.checked) return;
+  const field = input.closest('[data-type="multichoice"]');
+  if (!field) return;
+  for (const other of field.querySelectorAll("input[type=checkbox]:checked")) {
+    if (other === input) continue;
+    if ("exclusive" in input.dataset || "exclusive" in other.dataset) other.checked = false;
+  }
+}
+
+/**
+ * One step on screen at a time, each step one entry in the browser's
+ * history: the phone's back gesture goes to the previous step, forward
+ * comes back, and neither leaves the page. Every entry has this page's own
+ * address (no fragment, no query) and a state holding two numbers, the step
+ * and how many entries this page added before it (`depth`), so nothing he
+ * typed ever reaches the history, and the quick exit knows how far back the
+ * page's first entry is.
  */
 export class Steps {
   constructor(form, t, { onShow } = {}) {
@@ -159,6 +211,13 @@ export class Steps {
     this.counter = form.querySelector("#step-count");
     this.onShow = onShow;
     this.index = 0;
+    this.depth = 0;
+    this.base = 0; // the depth of the entry this document was loaded into
+  }
+
+  /** How many entries back this document's first one is (the quick exit rewinds them). */
+  get entriesBehind() {
+    return Math.max(0, this.depth - this.base);
   }
 
   get current() {
@@ -173,17 +232,64 @@ export class Steps {
     return this.steps.findIndex((step) => step.contains(element));
   }
 
-  show(index, { focus = true } = {}) {
-    this.index = Math.max(0, Math.min(index, this.steps.length - 1));
+  indexOfId(id) {
+    return this.steps.findIndex((step) => step.id === id);
+  }
+
+  /**
+   * Show step `index`. `record`: "push" adds a history entry (a step he
+   * moved to), "replace" rewrites the current one, "none" leaves the
+   * history alone (the browser moved, see `restore`). `force` pushes even
+   * for the step on screen (the browser moved away while it must stay).
+   */
+  show(index, { focus = true, record = "push", force = false } = {}) {
+    const target = Math.max(0, Math.min(index, this.steps.length - 1));
+    if (record === "push" && (target !== this.index || force)) {
+      this.depth += 1;
+      history.pushState({ step: target, depth: this.depth }, "");
+    } else if (record !== "none") {
+      history.replaceState({ step: target, depth: this.depth }, "");
+    }
+    this.index = target;
     this.steps.forEach((step, i) => {
       step.hidden = i !== this.index;
     });
+    this.form.dataset.step = this.current.id;
+    document.documentElement.dataset.firstStep = String(this.index === 0);
     if (this.counter) this.counter.textContent = this.t("step", { n: this.index + 1, total: this.steps.length });
-    history.replaceState({ step: this.index }, "");
     this.onShow?.(this.current);
     if (focus) {
       window.scrollTo(0, 0);
       this.current.querySelector("h2")?.focus();
     }
+  }
+
+  /** The entry the browser moved to (back, forward), if it is one of ours. */
+  restore(state, options = {}) {
+    if (!state || !Number.isInteger(state.step) || !Number.isInteger(state.depth)) return false;
+    this.depth = state.depth;
+    this.show(state.step, { ...options, record: "none" });
+    return true;
+  }
+
+  /**
+   * Where the page starts. A reload finds the entry's step in history.state,
+   * but the answers are gone with the old page (nothing is stored, and the
+   * form asks the browser not to restore them): then it starts again at the
+   * first step. Should a browser restore the answers, the step is kept.
+   */
+  start({ answersKept }) {
+    const state = history.state;
+    if (state && Number.isInteger(state.depth)) this.depth = state.depth;
+    // Older entries (a reload's) belong to another document: never rewound into.
+    this.base = this.depth;
+    const step = state && Number.isInteger(state.step) && answersKept ? state.step : 0;
+    this.show(step, { focus: false, record: "replace" });
+  }
+
+  /** Back one entry, as the browser's back does; on the page's first entry, one step back. */
+  back() {
+    if (this.entriesBehind > 0) history.back();
+    else this.show(this.index - 1, { record: "replace" });
   }
 }

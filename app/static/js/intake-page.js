@@ -11,9 +11,12 @@
 import { installSafety } from "./safety.js";
 import {
   Steps,
+  answerText,
   checkQuestions,
   collectAnswers,
   firstControl,
+  keepExclusive,
+  questionLabel,
   questions,
   renderedShape,
   sameShape,
@@ -51,9 +54,76 @@ function setState(state, text) {
   if (text !== undefined) statusLine.textContent = text;
 }
 
+// The error summary (GOV.UK): either one sentence (the server, the
+// connection, the keys) or a list of links, one per question to put right.
+const alertText = $("form-alert-text");
+const alertList = $("form-alert-list");
+let summarised = []; // the questions listed now, re-checked as he answers
+
+/** A sentence in the summary (null hides it). */
 function showAlert(text) {
-  alertBox.textContent = text ?? "";
+  summarised = [];
+  alertText.textContent = text ?? "";
+  alertText.hidden = !text;
+  alertList.replaceChildren();
   alertBox.hidden = !text;
+}
+
+function shortLabel(el) {
+  const label = questionLabel(el);
+  return label.length > 80 ? `${label.slice(0, 77)}…` : label;
+}
+
+function problemText(el) {
+  if (el.closest("#file-list")) return t("decide_files");
+  const problem = el.querySelector(".error")?.textContent || t("required");
+  const label = shortLabel(el);
+  return label ? t("field_problem", { label, problem }) : problem;
+}
+
+/** Where the focus goes for a question: the chosen option, else its first control. */
+function controlOf(el) {
+  return el.querySelector("input:checked") ?? firstControl(el) ?? el;
+}
+
+/** Bring a question into view (its label too, under the sticky header) and focus it. */
+function focusQuestion(el) {
+  const control = controlOf(el);
+  (control.closest("fieldset, .field, li") ?? control).scrollIntoView({ block: "start" });
+  control.focus({ preventScroll: true });
+}
+
+/** List `bad` (question wrappers, or files awaiting a decision) as links; with `focus`, focus the summary. */
+function showProblems(bad, { focus = true } = {}) {
+  summarised = bad;
+  alertText.hidden = true;
+  alertList.replaceChildren(
+    ...bad.map((el) => {
+      const link = document.createElement("a");
+      link.href = `#${controlOf(el).id || "file-list"}`;
+      link.textContent = problemText(el);
+      link.addEventListener("click", (event) => {
+        event.preventDefault(); // no fragment in the address: it would reach the history
+        focusQuestion(el);
+      });
+      const item = document.createElement("li");
+      item.append(link);
+      return item;
+    }),
+  );
+  alertBox.hidden = bad.length === 0;
+  if (focus && bad.length) {
+    window.scrollTo(0, 0);
+    alertBox.focus();
+  }
+}
+
+/** After each change, the summary lists only what is still wrong, and goes when nothing is. */
+function refreshProblems() {
+  if (!summarised.length || form.dataset.state === "sent") return;
+  const bad = problemsIn(steps.current);
+  if (bad.length) showProblems(bad, { focus: false });
+  else showAlert(null);
 }
 
 /** A page whose rendered questions differ from the signed ones. */
@@ -158,10 +228,19 @@ function getReady() {
 
 // ------------------------------------------------------------------ steps
 
+const sendIndex = () => steps.indexOfId("step-send");
+// After "Change" on the check-your-answers step: that step's "next" returns there.
+let changing = false;
+const nextLabels = new Map([...form.querySelectorAll("button[data-go=next]")].map((b) => [b, b.textContent]));
+
 const steps = new Steps(form, t, {
   onShow(step) {
     showAlert(null);
-    if (step.id === "step-send") renderSummary();
+    if (step.id === "step-send") {
+      changing = false;
+      renderSummary();
+    }
+    for (const [button, label] of nextLabels) button.textContent = changing ? t("back_to_check") : label;
   },
 });
 
@@ -189,31 +268,53 @@ function problemsIn(step) {
 function next() {
   const bad = problemsIn(steps.current);
   if (bad.length) {
-    showAlert(t(bad[0].closest("#file-list") ? "decide_files" : "fix_errors"));
-    firstControl(bad[0])?.focus();
+    showProblems(bad);
     return;
   }
-  goTo(steps.index + 1);
+  goTo(changing ? sendIndex() : steps.index + 1);
+}
+
+/** "Change" on the check-your-answers step: that question's step, the focus on it. */
+function change(control) {
+  const index = steps.indexOf(control);
+  if (index < 0) return;
+  changing = true;
+  steps.show(index, { focus: false });
+  focusQuestion(control.closest("[data-field]") ?? control.closest(".field") ?? control);
 }
 
 form.addEventListener("click", (event) => {
+  const changeLink = event.target.closest("a[data-change]");
+  if (changeLink) {
+    event.preventDefault(); // no fragment in the address: it would reach the history
+    const control = $(changeLink.dataset.change);
+    if (control) change(control);
+    return;
+  }
   const button = event.target.closest("button[data-go], button[data-clear]");
-  if (!button) return;
+  if (!button) {
+    if (event.target.closest("#file-list button")) refreshProblems(); // a file's decision taken
+    return;
+  }
   if (button.dataset.go === "next") next();
-  else if (button.dataset.go === "back") goTo(steps.index - 1);
+  else if (button.dataset.go === "back") steps.back();
   else if (button.dataset.clear) {
     for (const input of form.querySelectorAll(`input[name="${CSS.escape(button.dataset.clear)}"]`)) input.checked = false;
     button.hidden = true;
     firstControl(button.closest("[data-field]"))?.focus();
+    refreshProblems();
   }
 });
 
-// A chosen single answer can be taken back.
 form.addEventListener("change", (event) => {
+  keepExclusive(event); // "No documents" and the documents exclude each other
+  // A chosen single answer can be taken back.
   const field = event.target.closest("[data-field]");
   const clear = field?.querySelector("button[data-clear]");
   if (clear) clear.hidden = !field.querySelector("input:checked");
+  refreshProblems();
 });
+form.addEventListener("input", refreshProblems);
 
 // ------------------------------------------------------------------ files
 
@@ -339,17 +440,41 @@ $("codename-check").addEventListener("click", () => {
 
 // ------------------------------------------------------------------ summary
 
+// Check your answers (GOV.UK "summary list"): each answered question with his
+// answer in words, and a "Change" link that takes him to it and back here.
+const LONG_ANSWER = 300;
+
+function summaryRow(label, answer, control) {
+  const row = document.createElement("div");
+  row.className = "check-row";
+  const term = Object.assign(document.createElement("dt"), { textContent: label });
+  const shown = answer.length > LONG_ANSWER ? `${answer.slice(0, LONG_ANSWER - 1)}…` : answer;
+  const value = Object.assign(document.createElement("dd"), { textContent: shown });
+  const action = Object.assign(document.createElement("dd"), { className: "change" });
+  const link = Object.assign(document.createElement("a"), { href: `#${control.id}`, textContent: t("change") });
+  link.dataset.change = control.id;
+  link.append(Object.assign(document.createElement("span"), { className: "visually-hidden", textContent: ` ${label}` }));
+  action.append(link);
+  row.append(term, value, action);
+  return row;
+}
+
 function renderSummary() {
   const answers = collectAnswers(form);
   const consentIds = new Set(questions(form).filter((el) => el.dataset.type === "consent").map((el) => el.dataset.field));
   const answered = Object.keys(answers).filter((id) => !consentIds.has(id)).length;
-  const lines = [
-    t("summary_answers", { count: answered }),
-    t("summary_files", { count: chooser.items.length }) +
-      (chooser.items.length ? ` (${formatSize(chooser.totalBytes, lang, t)})` : ""),
-    reply.choice === "codename" && reply.confirmed ? t("summary_reply") : t("summary_no_reply"),
-  ];
-  $("summary").replaceChildren(...lines.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
+  const rows = [];
+  for (const el of questions(form)) {
+    if (el.dataset.type === "consent" || !(el.dataset.field in answers)) continue;
+    rows.push(summaryRow(questionLabel(el), answerText(el), controlOf(el)));
+  }
+  const files = chooser.items.length
+    ? `${chooser.items.map((item) => item.file.name).join(", ")} (${formatSize(chooser.totalBytes, lang, t)})`
+    : t("check_no_files");
+  rows.push(summaryRow(t("check_files"), files, $("files")));
+  const replies = reply.choice === "codename" && reply.confirmed ? t("check_reply_yes") : t("check_reply_no");
+  rows.push(summaryRow(t("check_replies"), replies, form.querySelector('input[name="_reply"]:checked') ?? $("reply-yes")));
+  $("summary").replaceChildren(...rows);
   return { answers, answered };
 }
 
@@ -382,9 +507,62 @@ function showProgress(done, total) {
   });
 }
 
-function waiting(on) {
-  if (on && form.dataset.state !== "offline") setState("offline", t("offline"));
-  else if (!on && form.dataset.state === "offline") setState("uploading", t("uploading"));
+const retryButton = $("upload-retry");
+// What upload.js reports while a send is slow, stalled or stuck (the page's
+// language, from app/templates/upload_messages.html).
+const uploadText = translator(JSON.parse(config.uploadMessages || "{}"));
+let resumeUpload = null;
+
+retryButton.addEventListener("click", () => {
+  const resume = resumeUpload;
+  resumeUpload = null;
+  retryButton.hidden = true;
+  resume?.();
+});
+
+// Without a JIT (Tor Browser's Safer level) encrypting, not sending, is the
+// slow part: while upload.js waits for the next piece to be encrypted
+// (`preparing`), the bar follows the encryption, so it moves while a slow
+// phone encrypts. Otherwise it shows only what was sent: encryption runs a
+// piece or two ahead, and a bar following it would hide a slow or stalled line.
+let sealedSoFar = 0;
+let sendTotal = 0;
+let preparing = false;
+
+function showSealed(done) {
+  sealedSoFar = Math.max(sealedSoFar, done);
+  if (preparing && sendTotal > 0) showProgress(sealedSoFar, sendTotal);
+}
+
+/** The send's state (upload.js `sendSubmission`'s onState) on this page. */
+function showSendState(state, info) {
+  if (state !== "stuck") {
+    retryButton.hidden = true;
+    resumeUpload = null;
+  }
+  if (state === "working") {
+    setState("working", info.percent === undefined ? t("working") : t("working_progress", { percent: info.percent }));
+  } else if (state === "uploading") {
+    progressBox.hidden = false;
+    sendTotal = info.total;
+    preparing = info.preparing === true;
+    showProgress(preparing ? Math.max(info.done, sealedSoFar) : info.done, info.total);
+    if (form.dataset.state !== "uploading") setState("uploading", t("uploading"));
+  } else if (state === "offline") {
+    setState("offline", t("offline"));
+  } else if (state === "stalled") {
+    setState("stalled", uploadText("stalled", { seconds: info.seconds }));
+  } else if (state === "busy" || state === "resuming") {
+    setState(state, uploadText(state));
+  } else if (state === "stuck") {
+    setState("stuck", uploadText("stuck"));
+    alertBox.hidden = true;
+    resumeUpload = info.resume;
+    progressBox.hidden = false;
+    retryButton.hidden = false;
+    retryButton.disabled = false; // the rest of the form stays frozen
+    retryButton.focus();
+  }
 }
 
 async function send(answers) {
@@ -392,14 +570,18 @@ async function send(answers) {
   try {
     return await sendWith(answers, attachments);
   } finally {
+    retryButton.hidden = true;
+    resumeUpload = null;
     for (const a of attachments) a.sealed.dispose(); // forget every per-envelope key
   }
 }
 
 async function sendWith(answers, attachments) {
   const { sodium, intake, upload, manifest } = await getReady();
-  const pow = await lazy("pow.js");
   setState("encrypting", t("encrypting"));
+  sealedSoFar = 0;
+  sendTotal = 0;
+  preparing = false;
 
   const exif = chooser.cleaning && chooser.items.length ? await lazy("exif.js") : null;
   for (const item of chooser.items) {
@@ -410,12 +592,13 @@ async function sendWith(answers, attachments) {
       item.clean ??= await exif.stripMetadata(item.file);
       blob = item.clean.blob;
     }
+    const before = attachments.reduce((sum, a) => sum + a.sealed.size, 0); // sent in this order
     attachments.push({
       id: intake.hex(sodium.randombytes_buf(16)),
       name: item.file.name,
       type: item.file.type || "application/octet-stream",
       size: blob.size,
-      sealed: intake.sealBlob(blob, { kind: "attachment", manifest }),
+      sealed: intake.sealBlob(blob, { kind: "attachment", manifest, onProgress: (done) => showSealed(before + done) }),
     });
   }
   const sent = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -443,62 +626,25 @@ async function sendWith(answers, attachments) {
     throw new TooLarge(t("total_too_large", { limit: formatSize(limits.max_total_bytes, lang, t) }));
   }
 
-  // Declare every envelope with its exact size, after a proof of work. A
-  // lost answer to this POST is retried with a fresh challenge (an orphaned
-  // declaration expires on the server by itself).
-  const created = await upload.persist(async () => {
-    const challenge = await upload.api("POST", "/api/v1/challenges", {});
-    setState("working", t("working"));
-    const nonce = await pow.solve(challenge.challenge, challenge.difficulty, {
-      onProgress: pow.stepwise((percent) => setState("working", t("working_progress", { percent }))),
-    });
-    return upload.api("POST", "/api/v1/submissions", {
-      kind: "submission",
-      envelopes: [{ id: "form", size: formSize }, ...attachments.map((a) => ({ id: a.id, size: a.sealed.size }))],
-      pow: { challenge: challenge.challenge, nonce },
-    });
-  }, waiting);
-
-  const sid = created.id;
-  const partSize = created.upload.chunk;
-  const total = formSize + attachments.reduce((sum, a) => sum + a.sealed.size, 0);
-  let base = 0;
-  progressBox.hidden = false;
-  showProgress(0, total);
-  setState("uploading", t("uploading"));
-  const envelopeUrl = (eid) => `/api/v1/submissions/${sid}/envelopes/${eid}`;
-
-  for (const a of attachments) {
-    const start = base;
-    await upload.uploadEnvelope({
-      base: envelopeUrl(a.id),
-      size: a.sealed.size,
-      partsFrom: (offset) => a.sealed.parts({ offset, partSize }),
-      onProgress: (offset) => showProgress(start + offset, total),
-      onWaiting: waiting,
-    });
-    base += a.sealed.size;
-  }
-
-  // The form is sealed last, naming every attachment by its payload digest.
-  const digests = [];
-  for (const a of attachments) digests.push(intake.b64encode(await a.sealed.digest()));
-  const plaintext = content(digests);
-  const sealedForm = await intake.sealBytes(plaintext, { kind: "submission", manifest });
-  plaintext.fill(0);
-  if (sealedForm.size !== formSize) throw new Error("the form envelope's size differs from the declared one");
-  const envelope = sealedForm.envelope;
-  await upload.uploadEnvelope({
-    base: envelopeUrl("form"),
-    size: envelope.length,
-    partsFrom: function* (offset) {
-      for (let at = offset; at < envelope.length; at += partSize) yield envelope.subarray(at, at + partSize);
+  // The one upload flow of both pages (upload.js): proof of work, the
+  // declaration, every attachment in resumable pieces, then the form, sealed
+  // last, naming every attachment by its payload digest; finalised.
+  const { id } = await upload.sendSubmission({
+    kind: "submission",
+    form: {
+      size: formSize,
+      async build(digests) {
+        const plaintext = content(attachments.map((a) => intake.b64encode(digests.get(a.id))));
+        const sealedForm = await intake.sealBytes(plaintext, { kind: "submission", manifest });
+        plaintext.fill(0);
+        return sealedForm.envelope;
+      },
     },
-    onProgress: (offset) => showProgress(base + offset, total),
-    onWaiting: waiting,
+    attachments,
+    onState: showSendState,
+    timing: config.uploadTiming,
   });
-  await upload.persist(() => upload.api("POST", `/api/v1/submissions/${sid}/finalise`, {}), waiting);
-  return sid;
+  return id;
 }
 
 function forget() {
@@ -520,6 +666,11 @@ function finish(sid) {
   if (doneReply) doneReply.hidden = !mailboxUsed;
   done.hidden = false;
   setState("sent");
+  // Only what matters now: the intro, the keys' fingerprint and the language links go.
+  document.documentElement.dataset.sent = "true";
+  // Back to this page's first history entry, so "back" leaves at once
+  // rather than walking through steps that are gone (popstate ignores them).
+  if (steps.entriesBehind > 0) history.go(-steps.entriesBehind);
   window.scrollTo(0, 0);
   done.focus();
 }
@@ -536,8 +687,7 @@ form.addEventListener("submit", async (event) => {
     const bad = problemsIn(step);
     if (bad.length) {
       goTo(steps.steps.indexOf(step));
-      showAlert(t(bad[0].closest("#file-list") ? "decide_files" : "fix_errors"));
-      firstControl(bad[0])?.focus();
+      showProblems(bad);
       return;
     }
   }
@@ -553,10 +703,9 @@ form.addEventListener("submit", async (event) => {
     await inspectFiles();
     if (chooser.firstUndecided()) {
       // A file added a moment ago, looked into only now: ask before sending.
-      goTo(steps.steps.findIndex((step) => step.id === "step-files"));
-      showAlert(t("decide_files"));
+      goTo(steps.indexOfId("step-files"));
       lock(false);
-      chooser.firstUndecided()?.querySelector("button[data-accept]")?.focus();
+      showProblems([chooser.firstUndecided()]);
       return;
     }
     finish(await send(answers));
@@ -579,12 +728,31 @@ form.addEventListener("submit", async (event) => {
 
 // ------------------------------------------------------------------ start
 
-installSafety({
+const safety = installSafety({
   onExit: forget,
   isDirty: () => form.dataset.state !== "sent" && (Object.keys(collectAnswers(form)).length > 0 || chooser.items.length > 0),
   leaveMessage: t("leave"),
+  // Back on the first step, a reload, a closed tab: the browser asks first
+  // while answers are unsent (never after sending, never for the quick exit).
+  warnOnLeave: true,
+  entriesBehind: () => steps.entriesBehind,
 });
+
+// The phone's back and forward move between steps.
+window.addEventListener("popstate", (event) => {
+  if (safety.leaving()) return;
+  if (form.dataset.state === "sent" || busy) {
+    // Once sent there are no steps to go back to; while sending, the step stays put.
+    if (Number.isInteger(event.state?.depth)) steps.depth = event.state.depth;
+    if (busy) steps.show(steps.index, { focus: false, force: true });
+    return;
+  }
+  steps.restore(event.state);
+});
+
+$("done-leave").addEventListener("click", () => safety.exit());
+
 sendButton.disabled = false;
-steps.show(0, { focus: false });
+steps.start({ answersKept: Object.keys(collectAnswers(form)).length > 0 });
 setState("loading", t("loading"));
 getReady().catch(() => {}); // failures are shown by getReady itself

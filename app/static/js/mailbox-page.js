@@ -14,14 +14,14 @@ import * as codenames from "./codename.js";
 import { solve, stepwise } from "./pow.js";
 import * as exif from "./exif.js";
 import { FileChooser, needsDecision } from "./files.js";
-import { api, NetworkFailure, ServerRefusal } from "./upload.js";
-import { sendSubmission } from "./mailbox-upload.js";
+import { api, NetworkFailure, ServerRefusal, sendSubmission } from "./upload.js";
 
 const config = document.getElementById("mailbox-config").dataset;
 const messages = JSON.parse(config.messages);
 const trustRoot = JSON.parse(config.trustRoot);
 const vendorSri = JSON.parse(config.vendorSri);
-// [[lang, url, sri]], the page's language first: fetched only to check a codename.
+// [[lang, url, sri, retiredUrl?, retiredSri?]], the page's language first:
+// fetched only to check a codename.
 const wordlists = JSON.parse(config.wordlists);
 const limits = {
   max_files: Number(config.maxFiles),
@@ -126,7 +126,13 @@ function wipe(keys) {
 function closeMailbox() {
   wipe(opened);
   opened = null;
+  shownReplies = null;
   replyList.replaceChildren();
+  deleteAllButton.hidden = true;
+  resetConfirm(deleteAllButton);
+  deleteStatus.textContent = "";
+  sentList.replaceChildren();
+  sentBox.hidden = true;
   inbox.hidden = true;
   rejectedBox.hidden = true;
   noReplies.hidden = true;
@@ -162,7 +168,7 @@ async function proofOfWork() {
   return { challenge: challenge.challenge, nonce };
 }
 
-/** The replies that verify and open, oldest first, and how many did not. */
+/** The replies that verify and open (`{message, name}`), oldest first, and how many did not. */
 function openReplies(replies, manifest, keys) {
   const shown = [];
   let rejected = 0;
@@ -175,7 +181,8 @@ function openReplies(replies, manifest, keys) {
       if (message === null || typeof message !== "object" || typeof message.message !== "string") {
         throw new intake.IntakeError("malformed", "reply content is not a reply");
       }
-      shown.push(message);
+      // Its name on the server for a delete: H(32, envelope), what the verifier signed.
+      shown.push({ message, name: intake.b64encode(intake.blake2b(32, envelope)) });
     } catch (error) {
       console.warn("mailbox: a reply was not shown:", error && error.reason); // local only
       rejected += 1;
@@ -230,12 +237,15 @@ function messageBody(text, lang) {
   return body;
 }
 
-function renderReplies({ shown, rejected }) {
+function renderReplies(result) {
+  shownReplies = result;
+  const { shown, rejected } = result;
   replyList.replaceChildren();
   // Newest first, by the time each verifier signed into the reply: the
   // server cannot reorder what he reads as the latest word on his case.
-  const ordered = [...shown].sort((a, b) => sentAt(b) - sentAt(a) || 0);
-  for (const reply of ordered) {
+  const entries = [...shown].sort((a, b) => sentAt(b.message) - sentAt(a.message) || 0);
+  const ordered = entries.map((entry) => entry.message);
+  for (const { message: reply, name } of entries) {
     const item = document.createElement("li");
     const known = knownStatus(reply.status);
     item.className = known !== null && Object.hasOwn(STATUS_NOTICE, known) ? `reply notice ${STATUS_NOTICE[known]}` : "reply notice";
@@ -255,8 +265,18 @@ function renderReplies({ shown, rejected }) {
       item.append(line);
     }
     item.append(messageBody(reply.message, reply.lang));
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "secondary delete-reply";
+    remove.textContent = t("delete_reply");
+    remove.addEventListener("click", () => onDelete(remove, [name]));
+    const actions = document.createElement("p");
+    actions.className = "actions";
+    actions.append(remove);
+    item.append(actions);
     replyList.append(item);
   }
+  deleteAllButton.hidden = shown.length === 0 && rejected === 0;
   const latest = ordered[0];
   currentStatus.hidden = latest === undefined;
   currentStatus.textContent = latest === undefined ? "" : t("current_status", { status: statusLabel(latest.status) });
@@ -267,21 +287,119 @@ function renderReplies({ shown, rejected }) {
   document.getElementById("rejected-text").textContent = rejected === 0 ? "" : t("rejected");
 }
 
-async function checkMailbox(keys) {
-  const { manifest } = await verifiedChain();
+/** `request(pow)` with a solved mailbox proof (checks and deletes both pay one). */
+async function withProof(request) {
   // The price rose while this proof was being solved (the site is busy): the
   // server says so ("pow-stale") and a fresh challenge at the new price is
   // solved, a couple of times at most, instead of showing an error.
   for (let attempt = 1; ; attempt += 1) {
     const pow = await proofOfWork();
-    setState("checking", t("checking"));
     try {
-      const answer = await api("POST", "/api/v1/mailbox", { token: intake.b64encode(keys.token), pow });
-      return openReplies(answer.replies, manifest, keys);
+      return await request(pow);
     } catch (error) {
       if (!(error instanceof ServerRefusal && error.code === "pow-stale") || attempt >= 3) throw error;
     }
   }
+}
+
+async function checkMailbox(keys) {
+  const { manifest } = await verifiedChain();
+  const answer = await withProof((pow) => {
+    setState("checking", t("checking"));
+    return api("POST", "/api/v1/mailbox", { token: intake.b64encode(keys.token), pow });
+  });
+  return openReplies(answer.replies, manifest, keys);
+}
+
+// ------------------------------------------------------------- deleting replies
+
+const deleteAllButton = document.getElementById("delete-all");
+const deleteStatus = document.getElementById("delete-status");
+// The open mailbox's replies as shown ({shown, rejected}), to redraw after a delete.
+let shownReplies = null;
+
+/**
+ * Delete replies from the server: those named (b64 H(32, envelope)), or
+ * every one (`names` null), including any this page refused to show. The
+ * token is the authorisation, as for reading: the server deletes only rows
+ * of the mailbox it names.
+ */
+function deleteReplies(keys, names) {
+  const which = names === null ? { all: true } : { replies: names };
+  return withProof((pow) => {
+    setState("deleting", t("deleting"));
+    return api("POST", "/api/v1/mailbox/delete", { token: intake.b64encode(keys.token), pow, ...which });
+  });
+}
+
+function resetConfirm(button) {
+  if (button.dataset.label !== undefined) button.textContent = button.dataset.label;
+  delete button.dataset.label;
+  delete button.dataset.confirm;
+}
+
+/** Deleting cannot be undone: the first press asks, the second deletes. */
+async function onDelete(button, names) {
+  if (opened === null || button.disabled) return;
+  if (button.dataset.confirm !== "yes") {
+    button.dataset.label = button.textContent;
+    button.dataset.confirm = "yes";
+    button.textContent = t(names === null ? "delete_all_confirm" : "delete_reply_confirm");
+    deleteStatus.textContent = "";
+    return;
+  }
+  const keys = opened;
+  button.disabled = true;
+  deleteAllButton.disabled = true;
+  refreshButton.disabled = true;
+  try {
+    await deleteReplies(keys, names);
+    if (opened !== keys) return;
+    const gone = names === null ? null : new Set(names);
+    renderReplies({
+      shown: gone === null ? [] : shownReplies.shown.filter((entry) => !gone.has(entry.name)),
+      rejected: gone === null ? 0 : shownReplies.rejected,
+    });
+    setState("open", t("opened"));
+    deleteStatus.textContent = t(names === null ? "deleted_all" : "deleted_one");
+  } catch (error) {
+    reportError(error, (text) => setState("open", text));
+  } finally {
+    resetConfirm(button);
+    button.disabled = false;
+    deleteAllButton.disabled = false;
+    refreshButton.disabled = false;
+  }
+}
+
+deleteAllButton.addEventListener("click", () => onDelete(deleteAllButton, null));
+
+// ------------------------------------------------------------- what he sent, this session
+
+const sentBox = document.getElementById("sent-box");
+const sentList = document.getElementById("sent-list");
+
+/**
+ * Show a follow-up he has just sent, in this page's memory only: a phone
+ * that may be searched keeps nothing once the mailbox is closed, and the
+ * server is never asked for this list, so it can neither learn more nor
+ * slip in a message he did not write.
+ */
+function rememberSent({ text, files, reference }) {
+  if (opened === null) return;
+  const item = document.createElement("li");
+  item.className = "reply notice sent";
+  const date = formatDate(new Date().toISOString().replace(/\.\d{3}Z$/, "Z"));
+  const heading = document.createElement("p");
+  heading.className = "sent-heading";
+  heading.textContent = t("sent_item", { time: date === null ? "" : date.shown, reference });
+  item.append(heading);
+  if (text.trim()) item.append(messageBody(text));
+  if (files.length > 0) {
+    item.append(Object.assign(document.createElement("p"), { textContent: t("sent_files", { names: files.join(", ") }) }));
+  }
+  sentList.prepend(item);
+  sentBox.hidden = false;
 }
 
 function reportError(error, show) {
@@ -298,23 +416,41 @@ function reportError(error, show) {
 // Each word list, fetched (SRI-pinned) the first time a codename needs it.
 const listCache = new Map();
 
-function wordlist(lang, url, sri) {
-  if (!listCache.has(lang)) {
-    const loading = codenames.loadWordlist(lang, sri, url);
+function cached(key, load) {
+  if (!listCache.has(key)) {
+    const loading = load();
     // A failed fetch is tried again on the next attempt, not remembered.
-    loading.catch(() => listCache.delete(lang));
-    listCache.set(lang, loading);
+    loading.catch(() => listCache.delete(key));
+    listCache.set(key, loading);
   }
-  return listCache.get(lang);
+  return listCache.get(key);
 }
 
-/** The lists to check `words` against: the page language's first, the others only if needed. */
+function wordlist(lang, url, sri) {
+  return cached(lang, () => codenames.loadWordlist(lang, sri, url));
+}
+
+/** A list's retired words (older codenames may hold them), or none. */
+function retiredWords(lang, url, sri) {
+  if (!url) return Promise.resolve([]);
+  return cached(`${lang} retired`, () => codenames.loadRetired(lang, sri, url));
+}
+
+/**
+ * The lists to check `words` against, as `[[lang, words, retired]]`: the
+ * page language's current list first; the other lists and every list's
+ * retired words only if a word is not in it.
+ */
 async function listsFor(words) {
   const [first, ...others] = wordlists;
-  const lists = [[first[0], await wordlist(...first)]];
-  const known = new Set(lists[0][1]);
-  if (words.every((word) => known.has(word))) return lists;
-  for (const other of others) lists.push([other[0], await wordlist(...other)]);
+  const current = await wordlist(...first.slice(0, 3));
+  const known = new Set(current);
+  if (words.every((word) => known.has(word))) return [[first[0], current, []]];
+  const lists = [];
+  for (const entry of [first, ...others]) {
+    const [lang, url, sri, retiredUrl, retiredSri] = entry;
+    lists.push([lang, await wordlist(lang, url, sri), await retiredWords(lang, retiredUrl, retiredSri)]);
+  }
   return lists;
 }
 
@@ -531,23 +667,68 @@ async function sendFollowup(keys, text, items, clean) {
   progressBox.hidden = false;
   progressBar.value = 0;
   try {
+    // The intake page's own upload flow (upload.js): the same retries,
+    // timeouts and "Try again" on both pages.
     return await sendSubmission({
       kind: "followup",
       form,
       attachments,
-      onState(state, percent) {
-        if (state === "uploading") {
-          progressBar.value = percent;
-          setFollowupState("uploading", t("uploading", { percent }));
-        } else if (state === "working" && percent !== undefined) {
-          setFollowupState(state, t("working_progress", { percent }));
-        } else {
-          setFollowupState(state, t(state));
-        }
-      },
+      onState: showFollowupSendState,
+      timing: config.uploadTiming,
     });
   } finally {
+    hideFollowupRetry();
     for (const { sealed } of attachments) sealed.dispose();
+  }
+}
+
+const followupRetryBox = document.getElementById("followup-retry-box");
+const followupRetry = document.getElementById("followup-retry");
+// What upload.js reports while a send is slow, stalled or stuck (the page's
+// language, from app/templates/upload_messages.html).
+const uploadMessages = JSON.parse(config.uploadMessages || "{}");
+let resumeFollowup = null;
+
+function uploadText(key, values = {}) {
+  return (uploadMessages[key] ?? key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+function hideFollowupRetry() {
+  followupRetryBox.hidden = true;
+  resumeFollowup = null;
+}
+
+followupRetry.addEventListener("click", () => {
+  const resume = resumeFollowup;
+  hideFollowupRetry();
+  resume?.();
+});
+
+/** The send's state (upload.js `sendSubmission`'s onState) under the follow-up form. */
+function showFollowupSendState(state, info) {
+  if (state !== "stuck") hideFollowupRetry();
+  if (state === "uploading") {
+    const percent = info.total ? Math.floor((100 * info.done) / info.total) : 0;
+    progressBar.value = (100 * info.done) / (info.total || 1); // moves every few kilobytes
+    // The status line is read aloud: it changes every tenth, not every piece.
+    const step = Math.floor(percent / 10) * 10;
+    if (followupForm.dataset.state !== "uploading" || followupForm.dataset.step !== String(step)) {
+      followupForm.dataset.step = String(step);
+      setFollowupState("uploading", t("uploading", { percent: step }));
+    }
+  } else if (state === "working") {
+    setFollowupState(state, info.percent === undefined ? t("working") : t("working_progress", { percent: info.percent }));
+  } else if (state === "offline") {
+    setFollowupState(state, t("offline"));
+  } else if (state === "stalled") {
+    setFollowupState(state, uploadText("stalled", { seconds: info.seconds }));
+  } else if (state === "busy" || state === "resuming") {
+    setFollowupState(state, uploadText(state));
+  } else if (state === "stuck") {
+    setFollowupState(state, uploadText("stuck"));
+    resumeFollowup = info.resume;
+    followupRetryBox.hidden = false;
+    followupRetry.focus();
   }
 }
 
@@ -573,6 +754,7 @@ followupForm.addEventListener("submit", async (event) => {
       return;
     }
     const { id } = await sendFollowup(opened, text, [...chooser.items], chooser.cleaning);
+    rememberSent({ text, files: chooser.items.map((item) => item.file.name), reference: id.slice(0, 8) });
     resetFollowup();
     progressBox.hidden = true;
     setFollowupState("sent", t("sent", { reference: id.slice(0, 8) }));
