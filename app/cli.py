@@ -112,6 +112,7 @@ def manifests() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_manifest(file: Path) -> None:
     """Accept a signed manifest (genesis or successor), verified as POST does."""
+    from app.db import transaction
     from app.errors import IntakeError
     from app.manifests import service
     from app.runtime import build_runtime
@@ -125,7 +126,7 @@ def import_manifest(file: Path) -> None:
     if not isinstance(envelope, dict):
         _fail(f"{file} is not a DSSE envelope")
     try:
-        with runtime.session_factory() as session, session.begin():
+        with transaction(runtime.session_factory) as session:
             manifest = service.accept(session, settings, runtime.manifests, envelope)
     except IntakeError as exc:
         hint = None
@@ -144,11 +145,12 @@ def import_manifest(file: Path) -> None:
 def list_manifests() -> None:
     """Show the stored chain."""
     from app import clock
+    from app.db import read_session
     from app.manifests import service
     from app.runtime import build_runtime
 
     runtime = build_runtime(_settings())
-    with runtime.session_factory() as session:
+    with read_session(runtime.engine) as session:
         for row in service.chain_rows(session):
             manifest = runtime.manifests.parse(row)
             click.echo(

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 
 from app import clock
 from app.courier.service import delete_orphans
-from app.db import read_session, rowcount
+from app.db import read_connection, read_session, rowcount, transaction
 from app.mailbox import service as mailbox
 from app.manifests import service as manifests
 from app.manifests import site as site_documents
@@ -46,7 +46,7 @@ def purge(runtime: Runtime, now: datetime | None = None) -> PurgeReport:
     now = now or clock.now()
     report = PurgeReport()
 
-    with runtime.session_factory() as session, session.begin():
+    with transaction(runtime.session_factory) as session:
         cutoff = now - timedelta(hours=settings.upload_expiry_hours)
         abandoned = list(
             session.scalars(
@@ -140,7 +140,7 @@ def _upload_key(upload: str) -> tuple[str, str]:
 def database_revision(runtime: Runtime) -> tuple[str | None, str | None]:
     """(current, head) Alembic revisions."""
     head = ScriptDirectory.from_config(alembic_config(runtime.settings)).get_current_head()
-    with runtime.engine.connect() as conn:
+    with read_connection(runtime.engine) as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     return current, head
 
@@ -154,7 +154,7 @@ def status(runtime: Runtime) -> dict[str, Any]:
     }
     if current != head:
         return info
-    with runtime.session_factory() as session:
+    with read_session(runtime.engine) as session:
         rows = manifests.chain_rows(session)
         if rows:
             latest = runtime.manifests.parse(rows[-1])

@@ -238,12 +238,12 @@ def _encrypt_measurement(
         table.append([*row, ""])
     return Measurement(
         title=title,
-        headline=Headline(
+        headline=Headline.share(
             item=item,
             ours=f"{run.mbps(run.ours):.1f} MB/s",
             baseline=f"{run.mbps(run.raw):.1f} MB/s raw libsodium.js",
-            figure=run.ratio,
-            shown=f"{100 * run.ratio:.0f} % of raw",
+            ratio=run.ratio,
+            of="raw",
             target=BROWSER_TARGET,
         ),
         table=table,

@@ -58,6 +58,13 @@ class Headline:
     def met(self) -> bool | None:
         return None if self.target is None else self.target.met(self.figure)
 
+    @classmethod
+    def share(
+        cls, item: str, ours: str, baseline: str, ratio: float, of: str, target: Target
+    ) -> Headline:
+        """A headline whose figure is ours as a share of the baseline ("87 % of raw")."""
+        return cls(item, ours, baseline, ratio, f"{100 * ratio:.0f} % of {of}", target)
+
 
 @dataclass
 class Measurement:

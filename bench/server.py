@@ -387,12 +387,12 @@ def throughput(ctx: Any) -> Measurement:
     ]
     return Measurement(
         title="Server: 64 KiB envelopes from 50 concurrent clients",
-        headline=Headline(
+        headline=Headline.share(
             item="Server: 64 KiB uploads, 50 clients",
             ours=f"{_rate(ours.rate)}/s, p50 {ours.p(0.5):.0f} ms, p99 {ours.p(0.99):.0f} ms",
             baseline=f"{base.rate:.0f}/s, p50 {base.p(0.5):.0f} ms, p99 {base.p(0.99):.0f} ms",
-            figure=ratio,
-            shown=f"{100 * ratio:.0f} % of bare",
+            ratio=ratio,
+            of="bare",
             target=SERVER_TARGET,
         ),
         table=table,

@@ -358,12 +358,12 @@ def bulk(ctx: Any) -> Measurement:
         )
     return Measurement(
         title="Verifier: decrypt a 1 GB bundle",
-        headline=Headline(
+        headline=Headline.share(
             item="Verifier: 1 GB bundle decrypt",
             ours=f"{mb / tool_net:.0f} MB/s",
             baseline=f"{mb / raw_s:.0f} MB/s raw PyNaCl",
-            figure=ratio,
-            shown=f"{100 * ratio:.0f} % of raw",
+            ratio=ratio,
+            of="raw",
             target=VERIFIER_TARGET,
         ),
         table=table,

@@ -196,10 +196,8 @@ def read_header(src: IO[bytes]) -> EnvelopeHeader:
     before anything is allocated for the header, so a hostile length costs
     nothing.
     """
-    fixed = _read_exact(src, len(MAGIC) + 4)
-    if len(fixed) != len(MAGIC) + 4 or not hmac.compare_digest(fixed[: len(MAGIC)], MAGIC):
-        raise _malformed()
-    (header_len,) = struct.unpack(">I", fixed[len(MAGIC) :])
+    fixed = _read_exact(src, PREFIX_START)
+    header_len = prefix_length(fixed) - PREFIX_OVERHEAD
     if header_len > MAX_HEADER_LEN:
         raise _malformed()
     raw = _read_exact(src, header_len)

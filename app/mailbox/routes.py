@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
+from app.db import writing
 from app.errors import InvalidRequest
 from app.http import StrictJSONRoute
 from app.mailbox import service
@@ -73,18 +74,17 @@ async def fetch_mailbox(body: MailboxRequest, runtime: RuntimeDep) -> MailboxAns
     pow.check(challenge, nonce)
     mailbox = service.mailbox_for_token(body.token)
 
-    def fetch() -> list[dict[str, Any]]:
-        # One transaction in one worker thread (see app.db.reading).
-        with runtime.session_factory() as session, session.begin():
-            pow.redeem(session, challenge, nonce)
-            # Global bucket, charged only for a paid, unspent proof: it caps
-            # the database work of checks (and codename guesses) without
-            # looking at who asks. A 429 rolls the redemption back, so the
-            # proof is not lost.
-            runtime.limiter.hit("mailbox")
-            return service.fetch(session, runtime.settings, mailbox)
+    def fetch(session: Session) -> list[dict[str, Any]]:
+        pow.redeem(session, challenge, nonce)
+        # Global bucket, charged only for a paid, unspent proof: it caps
+        # the database work of checks (and codename guesses) without
+        # looking at who asks. A 429 rolls the redemption back, so the
+        # proof is not lost.
+        runtime.limiter.hit("mailbox")
+        return service.fetch(session, runtime.settings, mailbox)
 
-    replies = await run_in_threadpool(fetch)
+    # One transaction in one worker thread (see app.db.writing).
+    replies = await writing(runtime.session_factory, fetch)
     return MailboxAnswer(replies=[StoredReply(**reply) for reply in replies])
 
 
@@ -102,11 +102,10 @@ async def delete_replies(body: DeleteRequest, runtime: RuntimeDep) -> DeleteAnsw
     pow.check(challenge, nonce)
     mailbox = service.mailbox_for_token(body.token)
 
-    def delete() -> int:
-        with runtime.session_factory() as session, session.begin():
-            pow.redeem(session, challenge, nonce)
-            # The same global bucket as checks: deleting costs what reading does.
-            runtime.limiter.hit("mailbox")
-            return service.delete(session, mailbox, names)
+    def delete(session: Session) -> int:
+        pow.redeem(session, challenge, nonce)
+        # The same global bucket as checks: deleting costs what reading does.
+        runtime.limiter.hit("mailbox")
+        return service.delete(session, mailbox, names)
 
-    return DeleteAnswer(deleted=await run_in_threadpool(delete))
+    return DeleteAnswer(deleted=await writing(runtime.session_factory, delete))

@@ -43,15 +43,23 @@ def mailbox_pow(settings: Settings) -> ProofOfWork:
     return ProofOfWork(key, difficulty, settings.pow_ttl_seconds)
 
 
+def _fixed_bytes(value_b64: str, size: int, not_base64: str, wrong_size: str) -> bytes:
+    """`size` bytes given as base64; `InvalidRequest` with the matching message otherwise."""
+    try:
+        raw = crypto.b64d(value_b64)
+    except ValueError as exc:
+        raise InvalidRequest(not_base64) from exc
+    if len(raw) != size:
+        raise InvalidRequest(wrong_size)
+    return raw
+
+
 def mailbox_for_token(token_b64: str) -> str:
     """The mailbox id a token names; `InvalidRequest` for a malformed token
     (a client bug, not a guess: every 32-byte token is a valid mailbox)."""
-    try:
-        token = crypto.b64d(token_b64)
-    except ValueError as exc:
-        raise InvalidRequest("The token is not base64.") from exc
-    if len(token) != TOKEN_BYTES:
-        raise InvalidRequest("The token must be 32 bytes.")
+    token = _fixed_bytes(
+        token_b64, TOKEN_BYTES, "The token is not base64.", "The token must be 32 bytes."
+    )
     return crypto.mailbox_id_for_token(token)
 
 
@@ -112,16 +120,15 @@ def fetch(
 def reply_names(names_b64: list[str]) -> frozenset[bytes]:
     """The replies a delete names, each as b64 of `H(32, envelope)` (what the
     verifier signed); `InvalidRequest` for one that is not 32 bytes of base64."""
-    names = set()
-    for name in names_b64:
-        try:
-            raw = crypto.b64d(name)
-        except ValueError as exc:
-            raise InvalidRequest("A reply name is not base64.") from exc
-        if len(raw) != REPLY_NAME_BYTES:
-            raise InvalidRequest("A reply name is 32 bytes: H(32, envelope).")
-        names.add(raw)
-    return frozenset(names)
+    return frozenset(
+        _fixed_bytes(
+            name,
+            REPLY_NAME_BYTES,
+            "A reply name is not base64.",
+            "A reply name is 32 bytes: H(32, envelope).",
+        )
+        for name in names_b64
+    )
 
 
 def delete(session: Session, mailbox: str, names: frozenset[bytes] | None) -> int:

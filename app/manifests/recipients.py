@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 import crypto
 from app import clock
+from app.db import read_session
 from app.models import Envelope, Submission
 from app.runtime import Runtime
 from app.storage import BlobMissing
@@ -25,7 +26,7 @@ from app.storage import BlobMissing
 def report(runtime: Runtime, kid: str | None = None) -> dict[str, Any]:
     """Every held submission with each envelope's manifest version and
     recipient kids; with `kid`, only those with an envelope sealed to it."""
-    with runtime.session_factory() as session:
+    with read_session(runtime.engine) as session:
         rows = session.execute(
             select(
                 Submission.id,

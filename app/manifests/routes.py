@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.courier.auth import CourierDep
-from app.db import reading
+from app.db import reading, writing
 from app.errors import IntakeError, NoManifest
 from app.http import parse_json_object, read_limited
 from app.manifests import recipients, service, site
@@ -51,12 +51,11 @@ async def post_manifest(request: Request, runtime: RuntimeDep) -> dict[str, Any]
     async def handle() -> dict[str, Any]:
         envelope = parse_json_object(await read_limited(request, MAX_MANIFEST_BYTES))
 
-        def accept() -> dict[str, Any]:
-            with runtime.session_factory() as session, session.begin():
-                manifest = service.accept(session, runtime.settings, runtime.manifests, envelope)
+        def accept(session: Session) -> dict[str, Any]:
+            manifest = service.accept(session, runtime.settings, runtime.manifests, envelope)
             return {"version": manifest.version, "fingerprint": manifest.fingerprint}
 
-        return await run_in_threadpool(accept)
+        return await writing(runtime.session_factory, accept)
 
     return await _charging_failures(runtime, handle)
 
@@ -86,16 +85,15 @@ async def post_site(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     async def handle() -> dict[str, Any]:
         envelope = parse_json_object(await read_limited(request, MAX_SITE_BYTES))
 
-        def accept() -> dict[str, Any]:
-            with runtime.session_factory() as session, session.begin():
-                doc = site.accept(session, runtime.manifests, envelope)
+        def accept(session: Session) -> dict[str, Any]:
+            doc = site.accept(session, runtime.manifests, envelope)
             return {
                 "issued": clock.rfc3339(doc.issued),
                 "manifest_version": doc.manifest_version,
                 "files": len(doc.files),
             }
 
-        return await run_in_threadpool(accept)
+        return await writing(runtime.session_factory, accept)
 
     return await _charging_failures(runtime, handle)
 

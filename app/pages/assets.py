@@ -34,6 +34,7 @@ PAGE_ASSETS = (
     "wordlists/en-retired.txt",
     "js/intake-crypto.js",
     "js/sodium-loader.js",
+    "js/sodium-preload.js",
     "js/pow.js",
     "vendor/libsodium.mjs",
     "vendor/libsodium-wrappers.mjs",

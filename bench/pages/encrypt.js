@@ -73,19 +73,29 @@ function startOurs(partSize, version = IC.ENVELOPE_VERSION) {
     recipients: [recipient],
     version,
   });
-  (async () => {
+  inBackground(state, async () => {
     for await (const part of sealed.parts({ partSize })) {
       state.bytes += part.length;
       state.parts += 1;
     }
-    await sealed.payloadDigest;
-    state.ms = performance.now() - started;
-    sealed.dispose();
-  })().then(
+    await finish(state, sealed, started);
+  });
+  return sealed.size;
+}
+
+/** Runs `work` in the background; `state.done` (with `state.error` on a failure) says it ended. */
+function inBackground(state, work) {
+  work().then(
     () => { state.done = true; },
     (error) => { state.error = String(error); state.done = true; },
   );
-  return sealed.size;
+}
+
+/** Awaits the sealed file's payload digest, records the time since `started`, frees it. */
+async function finish(state, sealed, started) {
+  await sealed.payloadDigest;
+  state.ms = performance.now() - started;
+  sealed.dispose();
 }
 
 function nextTask() {
@@ -160,7 +170,7 @@ function startPhoto(version) {
   job = state;
   const recipient = sodium.crypto_box_keypair().publicKey;
   const started = performance.now();
-  (async () => {
+  inBackground(state, async () => {
     const clean = await EXIF.stripMetadata(blob);
     state.stripMs = performance.now() - started;
     state.removed = clean.removed;
@@ -172,13 +182,8 @@ function startPhoto(version) {
       onProgress: (done) => state.progress.push([performance.now() - started, done]),
     });
     for await (const part of sealed.parts({ partSize: 1 << 20 })) state.bytes += part.length;
-    await sealed.payloadDigest;
-    state.ms = performance.now() - started;
-    sealed.dispose();
-  })().then(
-    () => { state.done = true; },
-    (error) => { state.error = String(error); state.done = true; },
-  );
+    await finish(state, sealed, started);
+  });
   return true;
 }
 

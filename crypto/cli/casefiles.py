@@ -28,13 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import crypto
+from crypto import encoding
 
 from .hostile import HostileJSONError, strict_json, visible
 
 CASE_FILE = "case.json"
 FORM_FILE = "form.json"
 CASE_FORMAT = 1
-HEX32 = re.compile(r"[0-9a-f]{32}")
+# The id grammar of the protocol (kids, submission and attachment ids).
+HEX32 = re.compile(encoding.HEX32)
 HEX64 = re.compile(r"[0-9a-f]{64}")
 MAX_ANSWERS = 1000
 MAX_ATTACHMENTS = 256

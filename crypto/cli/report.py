@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 import crypto
+from crypto.encoding import is_hex32
 
 from . import casefiles
 from .caseview import Attached, CaseView, Part, SentReply, form_names, parse_time, read_view, text
@@ -192,10 +193,7 @@ class ReportContext:
 
 
 def short_id(case_id: str) -> str:
-    return case_id[:SHORT_ID] if HEX.fullmatch(case_id) else visible(case_id, limit=SHORT_ID)
-
-
-HEX = re.compile(r"[0-9a-f]{32}")
+    return case_id[:SHORT_ID] if is_hex32(case_id) else visible(case_id, limit=SHORT_ID)
 
 
 # --------------------------------------------------------------------------
@@ -331,7 +329,7 @@ def _next_step(view: CaseView, speak: _Speaker, ctx: ReportContext) -> tuple[str
         what = f"{speak.status(last.status)}, {speak.when(last.sent)}" if last else ""
         return speak("do_wait", what=what), "", ""
     where = ctx.case_path or view.folder
-    case_arg = str(where.parent / short_id(view.id)) if HEX.fullmatch(view.id) else str(where)
+    case_arg = str(where.parent / short_id(view.id)) if is_hex32(view.id) else str(where)
     command = (
         f"intake-verifier reply {case_arg} --keyring {ctx.keyring or 'KEYRING'} "
         '--status received --message "…" --out replies.json --append'
@@ -486,7 +484,7 @@ def _facts_html(view: CaseView, speak: _Speaker) -> list[str]:
         (speak("form"), f"{title} ({form_id}, {version})" if title else f"{form_id}, {version}")
     )
     opened = text(doc, "opened_by")
-    if HEX.fullmatch(opened):
+    if is_hex32(opened):
         rows.append((speak("opened_by"), crypto.fingerprint(opened)))
     rows.append((speak("case_id"), view.id))
     return (
@@ -520,7 +518,7 @@ def render_html(view: CaseView, ctx: ReportContext) -> str:
         ]
         parts.append("</ul></div>")
     thread = text(view.main.doc, "thread")
-    if not is_case and HEX.fullmatch(thread):
+    if not is_case and is_hex32(thread):
         parts.append(
             f'<p>{_h(speak("part_of"))} <a href="../../answers.html" rel="noopener noreferrer">'
             f"{_h(short_id(thread))}</a></p>"
@@ -653,7 +651,7 @@ def render_text(view: CaseView, ctx: ReportContext) -> str:
     form_id, version = form_names(doc)
     lines.append(f"{speak('form')}: {visible(form_id)} {visible(version)}")
     thread = text(doc, "thread")
-    if HEX.fullmatch(thread):
+    if is_hex32(thread):
         lines.append(f"{speak('part_of')}: {thread}")
     mailbox = doc.get("reply")
     if is_case:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
@@ -35,9 +37,25 @@ def test_libsodium_runs_under_the_page_csp_without_eval(harness: Harness) -> Non
     assert digest.startswith("ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1")
 
 
-def _load(browser: Any, url: str, mode: str) -> Harness:
-    page = browser.new_context().new_page()
-    return open_harness_allowing_errors(page, url, mode)
+Loader = Callable[[str], AbstractContextManager[Harness]]
+
+
+@pytest.fixture
+def load(browser: Any, browser_mode: str, static_server: StaticServer) -> Loader:
+    """Opens a harness page of the static server (`path`) in a context of its own,
+    closed when the block ends."""
+
+    @contextmanager
+    def loaded(path: str) -> Iterator[Harness]:
+        context = browser.new_context()
+        try:
+            yield open_harness_allowing_errors(
+                context.new_page(), static_server.url + path, browser_mode
+            )
+        finally:
+            context.close()
+
+    return loaded
 
 
 def open_harness_allowing_errors(page: Any, url: str, mode: str) -> Harness:
@@ -47,45 +65,29 @@ def open_harness_allowing_errors(page: Any, url: str, mode: str) -> Harness:
     return Harness(page, mode, page.evaluate("() => window.harness.ready"))
 
 
-def test_a_tampered_module_is_refused_and_the_pinned_classic_build_used(
-    browser: Any, browser_mode: str, static_server: StaticServer
-) -> None:
-    h = _load(browser, f"{static_server.url}/harness/index.html?tamper=libsodium.mjs", browser_mode)
-    try:
+def test_a_tampered_module_is_refused_and_the_pinned_classic_build_used(load: Loader) -> None:
+    with load("/harness/index.html?tamper=libsodium.mjs") as h:
         assert h.info["error"] is None
-        if browser_mode == "wasm":
+        if h.mode == "wasm":
             # The .mjs failed its integrity check, so it never ran...
             assert "integrity" in h.info["wasmFailure"]
         # ...and what runs instead is the classic build, itself pinned.
         assert h.info["build"] in ("wasm", "asmjs")
-    finally:
-        h.page.context.close()
 
 
-def test_nothing_loads_when_every_build_fails_its_integrity_check(
-    browser: Any, browser_mode: str, static_server: StaticServer
-) -> None:
-    url = f"{static_server.url}/harness/index.html?tamper=libsodium.mjs,libsodium.js"
-    h = _load(browser, url, browser_mode)
-    try:
+def test_nothing_loads_when_every_build_fails_its_integrity_check(load: Loader) -> None:
+    with load("/harness/index.html?tamper=libsodium.mjs,libsodium.js") as h:
         assert h.info["build"] is None
         assert "libsodium.js failed to load or failed its integrity check" in h.info["error"]
         assert h.page.evaluate("() => typeof window.sodium") == "undefined"
-    finally:
-        h.page.context.close()
 
 
-def test_a_csp_without_wasm_unsafe_eval_falls_back_to_asmjs(
-    browser: Any, browser_mode: str, static_server: StaticServer
-) -> None:
-    h = _load(browser, f"{static_server.url}/harness-nowasm/index.html", browser_mode)
-    try:
+def test_a_csp_without_wasm_unsafe_eval_falls_back_to_asmjs(load: Loader) -> None:
+    with load("/harness-nowasm/index.html") as h:
         assert h.info["error"] is None
         assert h.info["build"] == "asmjs"
         sealed = h.page.evaluate("() => window.harness.IC.paddedSize(5000)")
         assert sealed == 5120
-    finally:
-        h.page.context.close()
 
 
 def test_the_loader_refuses_a_file_it_has_no_integrity_value_for(

@@ -26,6 +26,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -127,9 +128,7 @@ def open_intake(
     flow.go_to(page, "files")
     page.set_input_files("#files", str(attachment))
     page.locator("#file-list li").get_by_role("button", name="Всё равно отправить").click()
-    flow.go_to(page, "reply")
-    flow.decline_codename(page)
-    flow.go_to(page, "send")
+    flow.on_to_check_without_a_codename(page)
     page.check("#q-consent")
     return lambda: page.click("#send")
 
@@ -191,8 +190,7 @@ def test_a_stalled_piece_is_reported_retried_and_finished_when_the_line_flows_ag
 ) -> None:
     canary = "stall-" + secrets.token_hex(6)
     attachment = _pdf(tmp_path, FILE_BYTES)
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         page = context.new_page()
         sender, press = start(kind, page, server, canary, attachment, via=proxy.url)
         # Never "stuck" here: this test is about retrying on its own.
@@ -206,8 +204,6 @@ def test_a_stalled_piece_is_reported_retried_and_finished_when_the_line_flows_ag
         expect(sender.retry).to_be_hidden()
         proxy.resume()
         sender.expect_sent()
-    finally:
-        context.close()
 
     offsets = attachment_puts(proxy)
     # Resumed from what the server held, never from the start again.
@@ -232,8 +228,7 @@ def test_after_stalls_in_a_row_the_page_asks_and_try_again_resumes_from_the_last
     tmp_path: Path,
 ) -> None:
     attachment = _pdf(tmp_path, FILE_BYTES)
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         page = context.new_page()
         canary = "stuck-" + secrets.token_hex(6)
         sender, press = start(kind, page, server, canary, attachment, via=proxy.url)
@@ -254,8 +249,6 @@ def test_after_stalls_in_a_row_the_page_asks_and_try_again_resumes_from_the_last
         sender.retry.click()
         expect(sender.retry).to_be_hidden()
         sender.expect_sent()
-    finally:
-        context.close()
 
     offsets = attachment_puts(proxy)
     assert offsets.count(0) == 1, offsets
@@ -271,8 +264,7 @@ def test_progress_moves_in_small_steps_on_a_throttled_line(
     tmp_path: Path,
 ) -> None:
     attachment = _pdf(tmp_path, 1_000_000)
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         page = context.new_page()
         sender, press = start(kind, page, server, "slow-" + secrets.token_hex(6), attachment)
         # Every value the progress bar takes, as the page sets it.
@@ -298,8 +290,6 @@ def test_progress_moves_in_small_steps_on_a_throttled_line(
         press()
         sender.expect_sent()
         seen = page.evaluate("() => window.progressSeen.size")
-    finally:
-        context.close()
     # 1 MB in 1 MiB pieces would show two or three values; every ~16 KB, dozens.
     print(f"{kind}: {seen} distinct progress values for a 1 MB attachment at 400 kbit/s")
     assert seen > 30, seen

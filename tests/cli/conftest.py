@@ -7,47 +7,20 @@ per session; tests copy the keyring folder (cheap) because the tools write
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import crypto
 
-from .support import PASSPHRASE, Org, entry
+from .support import PASSPHRASE, Org, courier_keyring, new_org
 
 
 @pytest.fixture(scope="session")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Org:
-    base = tmp_path_factory.mktemp("org")
-    admins = [crypto.generate_identity("admin", f"admin-{n}") for n in (1, 2)]
-    v1 = crypto.generate_identity("verifier", "anna")
-    v2 = crypto.generate_identity("verifier", "boris")
-    outsider = crypto.generate_identity("verifier", "outsider")
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    payload = crypto.build_manifest_payload(
-        version=1,
-        issued=now,
-        expires=now + dt.timedelta(days=30),
-        org={"name": "Test org", "contact": "test@example.invalid"},
-        threshold=2,
-        admins=[a.public() for a in admins],
-        verifiers=[entry(v1)],
-        couriers=[],
-    )
-    genesis = crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, admins)
-    root = crypto.TrustRoot(2, frozenset(a.sign_kid for a in admins))
-    keyring_dir = base / "keyring"
-    keyring_dir.mkdir()
-    crypto.write_key_file(keyring_dir / "anna.key", v1, PASSPHRASE)
-    (keyring_dir / "trust-root.json").write_text(json.dumps(root.to_json()))
-    outsider_dir = base / "outsider"
-    outsider_dir.mkdir()
-    crypto.write_key_file(outsider_dir / "outsider.key", outsider, PASSPHRASE)
-    (outsider_dir / "trust-root.json").write_text(json.dumps(root.to_json()))
-    return Org(admins, v1, v2, outsider, [genesis], root, keyring_dir, outsider_dir, base)
+    return new_org(tmp_path_factory.mktemp("org"), outsider_keyring=True)
 
 
 @pytest.fixture
@@ -64,3 +37,11 @@ def courier_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, crypto.
     identity = crypto.generate_identity("courier", "courier-1")
     crypto.write_key_file(base / "courier.key", identity, PASSPHRASE)
     return base / "courier.key", identity
+
+
+@pytest.fixture
+def courier_org(
+    org: Org, courier_key: tuple[Path, crypto.Identity], tmp_path: Path
+) -> tuple[list[dict[str, Any]], Path]:
+    """A genesis naming the session's verifier and courier; the keyring pins it."""
+    return courier_keyring(org, courier_key[1], tmp_path)

@@ -60,6 +60,11 @@ class Org:
         )
         return crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, self.admins)
 
+    def chain_file(self, path: Path, *newer: dict[str, Any]) -> Path:
+        """A `--to-manifest` file: this organisation's chain, then `newer` manifests."""
+        path.write_text(json.dumps({"chain": [*self.chain, *newer]}))
+        return path
+
 
 def entry(identity: crypto.Identity, status: str = "active") -> crypto.VerifierEntry:
     return crypto.VerifierEntry.from_public(identity.public(), status)
@@ -227,30 +232,93 @@ def case_dirs(out: Path) -> list[Path]:
 # A whole case as a volunteer meets it: decrypted, with a follow-up and a reply
 
 
-def new_org(base: Path) -> Org:
-    """An organisation with real key files under `base` (what the `org` fixture builds)."""
-    admins = [crypto.generate_identity("admin", f"admin-{n}") for n in (1, 2)]
-    v1 = crypto.generate_identity("verifier", "anna")
-    v2 = crypto.generate_identity("verifier", "boris")
-    outsider = crypto.generate_identity("verifier", "outsider")
+def signed_genesis(
+    admins: Sequence[crypto.Identity],
+    verifiers: Sequence[crypto.Identity],
+    couriers: Sequence[crypto.Identity] = (),
+    org_name: str = "Test org",
+) -> dict[str, Any]:
+    """A version-1 manifest, valid for 30 days, signed by all of its 2-of-N `admins`."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     payload = crypto.build_manifest_payload(
         version=1,
         issued=now,
         expires=now + dt.timedelta(days=30),
-        org={"name": "Test org", "contact": "test@example.invalid"},
+        org={"name": org_name, "contact": "test@example.invalid"},
         threshold=2,
         admins=[a.public() for a in admins],
-        verifiers=[entry(v1)],
-        couriers=[],
+        verifiers=[entry(v) for v in verifiers],
+        couriers=[c.public() for c in couriers],
     )
-    genesis = crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, admins)
+    return crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, admins)
+
+
+def write_keyring(
+    folder: Path, name: str, verifier: crypto.Identity, root: crypto.TrustRoot
+) -> Path:
+    """A verifier's keyring folder: its key file and the pinned trust root."""
+    folder.mkdir(parents=True)
+    crypto.write_key_file(folder / f"{name}.key", verifier, PASSPHRASE)
+    (folder / "trust-root.json").write_text(json.dumps(root.to_json()))
+    return folder
+
+
+def new_org(base: Path, *, outsider_keyring: bool = False) -> Org:
+    """An organisation with real key files under `base` (what the `org` fixture builds);
+    the outsider's keyring costs another Argon2id key file, so only when asked."""
+    admins = [crypto.generate_identity("admin", f"admin-{n}") for n in (1, 2)]
+    v1 = crypto.generate_identity("verifier", "anna")
+    v2 = crypto.generate_identity("verifier", "boris")
+    outsider = crypto.generate_identity("verifier", "outsider")
+    genesis = signed_genesis(admins, [v1])
     root = crypto.TrustRoot(2, frozenset(a.sign_kid for a in admins))
-    keyring_dir = base / "keyring"
-    keyring_dir.mkdir(parents=True)
-    crypto.write_key_file(keyring_dir / "anna.key", v1, PASSPHRASE)
-    (keyring_dir / "trust-root.json").write_text(json.dumps(root.to_json()))
-    return Org(admins, v1, v2, outsider, [genesis], root, keyring_dir, base / "none", base)
+    keyring_dir = write_keyring(base / "keyring", "anna", v1, root)
+    outsider_dir = base / "none"
+    if outsider_keyring:
+        outsider_dir = write_keyring(base / "outsider", "outsider", outsider, root)
+    return Org(admins, v1, v2, outsider, [genesis], root, keyring_dir, outsider_dir, base)
+
+
+def courier_keyring(
+    org: Org, courier: crypto.Identity, base: Path
+) -> tuple[list[dict[str, Any]], Path]:
+    """A genesis naming `org`'s verifier and `courier` (written to base/genesis.json),
+    and a keyring folder under `base` that pins it."""
+    genesis = signed_genesis(org.admins, [org.verifier], [courier], org_name="Courier test")
+    (base / "genesis.json").write_text(json.dumps(genesis))
+    keyring = base / "keyring"
+    keyring.mkdir()
+    (keyring / "anna.key").write_bytes((org.keyring_dir / "anna.key").read_bytes())
+    (keyring / "anna.key").chmod(0o600)
+    (keyring / "trust-root.json").write_text(json.dumps(org.root.to_json()))
+    return [genesis], keyring
+
+
+def reply_to_case(
+    case: Path, keyring: Path, out: Path, message: str, status: str = "received", *extra: object
+) -> Result:
+    """`intake-verifier reply` to one decrypted case, as a volunteer types it."""
+    args = ["reply", case, "--keyring", keyring, "--status", status, "--message", message]
+    return run("verifier", [*args, "--out", out, *extra])
+
+
+def rewrap(bundle: Path, keyring: Path, chain_file: Path, out: Path) -> Result:
+    """`intake-verifier rewrap` of a bundle to the newest manifest of `chain_file`."""
+    args = ["rewrap", bundle, "--keyring", keyring, "--to-manifest", chain_file, "--out", out]
+    return run("verifier", args)
+
+
+def rewrapped_for_boris(
+    org: Org, keyring: Path, base: Path, attachment: Attachment
+) -> tuple[Submission, dict[str, Any], Path, Result]:
+    """A bundle of one submission (with `attachment`) rewrapped to the next manifest,
+    which retires anna and names boris: (submission, that manifest, rewraps file, result)."""
+    sub = make_submission(org.manifest, attachments=[attachment])
+    bundle = write_bundle(base / "bundle.tar", org.chain, [sub])
+    successor = org.successor(verifiers=[entry(org.verifier, "retired"), entry(org.verifier2)])
+    out = base / "rewraps.json"
+    result = rewrap(bundle, keyring, org.chain_file(base / "chain.json", successor), out)
+    return sub, successor, out, result
 
 
 # What an applicant in trouble sends: urgent dangers, a near deadline, documents.
@@ -319,8 +387,7 @@ def decrypted_scene(
     first = decrypt_into(write_bundle(base / "b1.tar", org.chain, [sub]), keyring, cases, lang)
     assert first.exit_code == 0, first.output
     replies = base / "replies.json"
-    args = ["reply", cases / sub.sid[:8], "--keyring", keyring, "--status", "needs-info"]
-    sent = run("verifier", [*args, "--message", reply_message, "--out", replies])
+    sent = reply_to_case(cases / sub.sid[:8], keyring, replies, reply_message, "needs-info")
     assert sent.exit_code == 0, sent.output
     later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=5)
     followup = make_submission(

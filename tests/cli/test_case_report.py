@@ -9,9 +9,8 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin
-
-import pytest
 
 import crypto
 from crypto.cli.report import default_lang
@@ -348,9 +347,8 @@ HOSTILE_ANSWERS: dict[str, object] = {
 
 
 def test_hostile_report_stays_inert_in_chromium_and_links_stay_in_the_case(
-    org: Org, keyring: Path, tmp_path: Path
+    org: Org, keyring: Path, tmp_path: Path, chromium: Any
 ) -> None:
-    pytest.importorskip("playwright")
     from .report_browser import render_report
 
     scene = decrypted_scene(
@@ -368,7 +366,7 @@ def test_hostile_report_stays_inert_in_chromium_and_links_stay_in_the_case(
         lang="en",
     )
 
-    seen = render_report(scene.case / "answers.html", tmp_path / "shot.png")
+    seen = render_report(scene.case / "answers.html", tmp_path / "shot.png", browser=chromium)
 
     assert seen.dialogs == []
     assert seen.requests == [(scene.case / "answers.html").resolve().as_uri()]

@@ -14,6 +14,7 @@ from .support import (
     assert_clean_failure,
     decrypt_into,
     make_submission,
+    reply_to_case,
     run,
     write_bundle,
 )
@@ -34,8 +35,7 @@ def test_cases_lists_short_ids_urgency_and_reply_state_within_80_columns(
     assert decrypt_into(bundle, keyring, cases, "en").exit_code == 0
 
     before = run("verifier", ["cases", cases])
-    reply = ["reply", cases / urgent.sid[:8], "--keyring", keyring, "--status", "received"]
-    assert run("verifier", [*reply, "--message", "ok", "--out", tmp_path / "r.json"]).exit_code == 0
+    assert reply_to_case(cases / urgent.sid[:8], keyring, tmp_path / "r.json", "ok").exit_code == 0
     after = run("verifier", ["cases", cases])
 
     assert before.exit_code == 0, before.output
@@ -79,21 +79,7 @@ def test_a_unique_prefix_names_a_case_wherever_case_is_taken(
     )
     replies = tmp_path / "replies.json"
 
-    sent = run(
-        "verifier",
-        [
-            "reply",
-            cases / sub.sid[:4].upper(),
-            "--keyring",
-            keyring,
-            "--status",
-            "received",
-            "--message",
-            "Мы получили вашу заявку.",
-            "--out",
-            replies,
-        ],
-    )
+    sent = reply_to_case(cases / sub.sid[:4].upper(), keyring, replies, "Мы получили вашу заявку.")
     rebuilt = run("verifier", ["report", cases / sub.sid[:6]])
 
     assert sent.exit_code == 0, sent.output
@@ -116,9 +102,7 @@ def test_an_ambiguous_or_unknown_prefix_is_refused_naming_the_candidates(
     assert decrypt_into(bundle, keyring, cases).exit_code == 0
 
     def reply_to(case: str) -> list[str]:
-        args = ["reply", cases / case, "--keyring", keyring, "--status", "received"]
-        result = run("verifier", [*args, "--message", "x", "--out", tmp_path / "r.json"])
-        return assert_clean_failure(result)
+        return assert_clean_failure(reply_to_case(cases / case, keyring, tmp_path / "r.json", "x"))
 
     ambiguous = reply_to("abcd")
     assert "abcd is the start of 2 case ids" in ambiguous[0]

@@ -7,7 +7,6 @@ push, reply, and the applicant's mailbox fetch.
 
 from __future__ import annotations
 
-import datetime as dt
 import http.server
 import json
 import re
@@ -26,37 +25,11 @@ from .support import (
     Attachment,
     Org,
     assert_clean_failure,
-    entry,
     make_submission,
+    reply_to_case,
     run,
     write_bundle,
 )
-
-
-@pytest.fixture
-def courier_org(
-    org: Org, courier_key: tuple[Path, crypto.Identity], tmp_path: Path
-) -> tuple[list[dict[str, Any]], Path]:
-    """A genesis naming the session's verifier and courier; the keyring pins it."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    payload = crypto.build_manifest_payload(
-        version=1,
-        issued=now,
-        expires=now + dt.timedelta(days=30),
-        org={"name": "Courier test", "contact": "c@example.invalid"},
-        threshold=2,
-        admins=[a.public() for a in org.admins],
-        verifiers=[entry(org.verifier)],
-        couriers=[courier_key[1].public()],
-    )
-    genesis = crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, org.admins)
-    (tmp_path / "genesis.json").write_text(json.dumps(genesis))
-    keyring = tmp_path / "keyring"
-    keyring.mkdir()
-    (keyring / "anna.key").write_bytes((org.keyring_dir / "anna.key").read_bytes())
-    (keyring / "anna.key").chmod(0o600)
-    (keyring / "trust-root.json").write_text(json.dumps(org.root.to_json()))
-    return [genesis], keyring
 
 
 def test_pull_decrypt_receipt_reply_round_trip_with_the_real_server(
@@ -101,24 +74,7 @@ def test_pull_decrypt_receipt_reply_round_trip_with_the_real_server(
         assert "accepted: 2" in pushed.stderr
 
         replies = tmp_path / "replies.json"
-        assert (
-            run(
-                "verifier",
-                [
-                    "reply",
-                    case,
-                    "--keyring",
-                    keyring,
-                    "--status",
-                    "received",
-                    "--message",
-                    "Получили.",
-                    "--out",
-                    replies,
-                ],
-            ).exit_code
-            == 0
-        )
+        assert reply_to_case(case, keyring, replies, "Получили.").exit_code == 0
         sent = run("courier", ["push", replies, "--server", server.url, "--key", key])
         assert sent.exit_code == 0, sent.output
         assert "accepted: 1" in sent.stderr

@@ -28,6 +28,7 @@ from .support import (
     assert_clean_failure,
     entry,
     make_submission,
+    rewrap,
     run,
 )
 
@@ -195,10 +196,7 @@ def test_rotation_moves_held_ciphertext_to_the_new_verifier_through_signed_rewra
     )
 
     rewraps = tmp_path / "rewraps.json"
-    made = run(
-        "verifier",
-        ["rewrap", before, "--keyring", keyring, "--to-manifest", chain_file, "--out", rewraps],
-    )
+    made = rewrap(before, keyring, chain_file, rewraps)
     assert made.exit_code == 0, made.output
     doc = json.loads(rewraps.read_text())
     assert {r["kid"] for r in doc["rewraps"]} == {org.verifier.sign_kid}

@@ -6,6 +6,8 @@ import io
 import json
 from pathlib import Path
 
+from click.testing import Result
+
 import crypto
 
 from .support import (
@@ -15,6 +17,8 @@ from .support import (
     assert_clean_failure,
     entry,
     make_submission,
+    reply_to_case,
+    rewrapped_for_boris,
     run,
     write_bundle,
 )
@@ -27,6 +31,17 @@ def decrypted_case(org: Org, keyring: Path, tmp_path: Path, **kwargs: object) ->
     result = run("verifier", ["decrypt", bundle, "--keyring", keyring, "--out", out])
     assert result.exit_code == 0, result.output
     return out, out / sub.sid
+
+
+def needs_info_reply(
+    org: Org, keyring: Path, tmp_path: Path, message: str
+) -> tuple[crypto.MailboxKeys, Path, Path, Result]:
+    """A decrypted case whose applicant kept a mailbox, and a `needs-info` reply
+    to it written to replies.json: (mailbox, case folder, replies file, result)."""
+    mailbox = crypto.derive_mailbox(CODENAME, org.genesis_payload)
+    _cases, case = decrypted_case(org, keyring, tmp_path, mailbox=mailbox)
+    replies = tmp_path / "replies.json"
+    return mailbox, case, replies, reply_to_case(case, keyring, replies, message, "needs-info")
 
 
 def test_receipts_cover_every_decrypted_envelope(org: Org, keyring: Path, tmp_path: Path) -> None:
@@ -59,26 +74,9 @@ def test_receipts_cover_every_decrypted_envelope(org: Org, keyring: Path, tmp_pa
 def test_reply_verifies_and_opens_with_the_applicants_mailbox_keys(
     org: Org, keyring: Path, tmp_path: Path
 ) -> None:
-    mailbox = crypto.derive_mailbox(CODENAME, org.genesis_payload)
-    _cases, case = decrypted_case(org, keyring, tmp_path, mailbox=mailbox)
-    replies = tmp_path / "replies.json"
     message = "Мы получили вашу заявку. <b>Спасибо</b>"
 
-    result = run(
-        "verifier",
-        [
-            "reply",
-            case,
-            "--keyring",
-            keyring,
-            "--status",
-            "needs-info",
-            "--message",
-            message,
-            "--out",
-            replies,
-        ],
-    )
+    mailbox, case, replies, result = needs_info_reply(org, keyring, tmp_path, message)
 
     assert result.exit_code == 0, result.output
     doc = json.loads(replies.read_text())
@@ -93,47 +91,18 @@ def test_reply_verifies_and_opens_with_the_applicants_mailbox_keys(
     crypto.parse_time(content["sent"])
 
     # A second reply goes into the same file only when asked to.
-    again = [
-        "reply",
-        case,
-        "--keyring",
-        keyring,
-        "--status",
-        "received",
-        "--message",
-        "ok",
-        "--out",
-        replies,
-    ]
-    refused = assert_clean_failure(run("verifier", again))
+    refused = assert_clean_failure(reply_to_case(case, keyring, replies, "ok"))
     assert f"{replies} already exists" in refused[0] and "--append" in refused[1]
-    assert run("verifier", [*again, "--append"]).exit_code == 0
+    assert reply_to_case(case, keyring, replies, "ok", "received", "--append").exit_code == 0
     assert len(json.loads(replies.read_text())["replies"]) == 2
 
 
 def test_sent_replies_are_recorded_in_the_case_and_its_report(
     org: Org, keyring: Path, tmp_path: Path
 ) -> None:
-    mailbox = crypto.derive_mailbox(CODENAME, org.genesis_payload)
-    _cases, case = decrypted_case(org, keyring, tmp_path, mailbox=mailbox)
-    replies = tmp_path / "replies.json"
     message = "Пришлите, пожалуйста, <фото> паспорта."
 
-    result = run(
-        "verifier",
-        [
-            "reply",
-            case,
-            "--keyring",
-            keyring,
-            "--status",
-            "needs-info",
-            "--message",
-            message,
-            "--out",
-            replies,
-        ],
-    )
+    _mailbox, case, replies, result = needs_info_reply(org, keyring, tmp_path, message)
 
     assert result.exit_code == 0, result.output
     doc = json.loads((case / "case.json").read_text())
@@ -152,21 +121,7 @@ def test_reply_is_refused_when_the_applicant_declined_a_mailbox(
 ) -> None:
     _cases, case = decrypted_case(org, keyring, tmp_path)
 
-    result = run(
-        "verifier",
-        [
-            "reply",
-            case,
-            "--keyring",
-            keyring,
-            "--status",
-            "received",
-            "--message",
-            "hi",
-            "--out",
-            tmp_path / "r.json",
-        ],
-    )
+    result = reply_to_case(case, keyring, tmp_path / "r.json", "hi")
 
     lines = assert_clean_failure(result)
     assert "no reply mailbox" in lines[0]
@@ -177,17 +132,8 @@ def test_rewrap_reseals_to_the_new_verifiers_without_touching_payloads(
     org: Org, keyring: Path, tmp_path: Path
 ) -> None:
     att = Attachment("scan.pdf", b"%PDF-1.4 " + b"z" * 70_000)
-    sub = make_submission(org.manifest, attachments=[att])
-    bundle = write_bundle(tmp_path / "bundle.tar", org.chain, [sub])
-    successor = org.successor(verifiers=[entry(org.verifier, "retired"), entry(org.verifier2)])
-    chain_file = tmp_path / "chain.json"
-    chain_file.write_text(json.dumps({"chain": [*org.chain, successor]}))
-    out = tmp_path / "rewraps.json"
 
-    result = run(
-        "verifier",
-        ["rewrap", bundle, "--keyring", keyring, "--to-manifest", chain_file, "--out", out],
-    )
+    sub, _successor, out, result = rewrapped_for_boris(org, keyring, tmp_path, att)
 
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
@@ -211,11 +157,9 @@ def test_verify_chain_shows_the_chain_and_refuses_a_forged_link(
     org: Org, keyring: Path, tmp_path: Path
 ) -> None:
     successor = org.successor(verifiers=[entry(org.verifier), entry(org.verifier2)])
-    good = tmp_path / "chain.json"
-    good.write_text(json.dumps({"chain": [*org.chain, successor]}))
+    good = org.chain_file(tmp_path / "chain.json", successor)
     forged = dict(successor, signatures=successor["signatures"][:1])
-    bad = tmp_path / "forged.json"
-    bad.write_text(json.dumps({"chain": [*org.chain, forged]}))
+    bad = org.chain_file(tmp_path / "forged.json", forged)
 
     shown = run("verifier", ["verify-chain", good, "--keyring", keyring])
     refused = run("verifier", ["verify-chain", bad, "--keyring", keyring])
@@ -234,8 +178,7 @@ def test_reply_carries_the_applicants_language_unless_the_verifier_names_another
 
     def reply_lang(*extra: object) -> object:
         out = tmp_path / f"replies-{len(extra)}.json"
-        args = ["reply", case, "--keyring", keyring, "--status", "received"]
-        result = run("verifier", [*args, "--message", "ok", "--out", out, *extra])
+        result = reply_to_case(case, keyring, out, "ok", "received", *extra)
         assert result.exit_code == 0, result.output
         envelope = crypto.b64d(json.loads(out.read_text())["replies"][0]["envelope"])
         content = crypto.open_reply(envelope, mailbox.reply_secret, mailbox.reply_public)
@@ -244,21 +187,5 @@ def test_reply_carries_the_applicants_language_unless_the_verifier_names_another
     assert reply_lang() == "ru"  # the applicant wrote in Russian
     assert reply_lang("--lang", "en") == "en"
     assert_clean_failure(
-        run(
-            "verifier",
-            [
-                "reply",
-                case,
-                "--keyring",
-                keyring,
-                "--status",
-                "received",
-                "--message",
-                "x",
-                "--out",
-                tmp_path / "bad.json",
-                "--lang",
-                "<script>",
-            ],
-        )
+        reply_to_case(case, keyring, tmp_path / "bad.json", "x", "received", "--lang", "<script>")
     )

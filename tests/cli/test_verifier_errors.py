@@ -21,6 +21,8 @@ from .support import (
     case_dirs,
     entry,
     make_submission,
+    rewrap,
+    rewrapped_for_boris,
     run,
     write_bundle,
 )
@@ -99,13 +101,10 @@ def test_rewrap_by_a_key_the_new_manifest_dropped_is_refused_before_writing(
     bundle = write_bundle(tmp_path / "bundle.tar", org.chain, [make_submission(org.manifest)])
     # Anna (the keyring's only key) is revoked: manifest 2 names Boris alone.
     successor = org.successor(verifiers=[entry(org.verifier2)])
-    chain = tmp_path / "chain.json"
-    chain.write_text(json.dumps({"chain": [*org.chain, successor]}))
+    chain = org.chain_file(tmp_path / "chain.json", successor)
     out = tmp_path / "rewraps.json"
 
-    result = run(
-        "verifier", ["rewrap", bundle, "--keyring", keyring, "--to-manifest", chain, "--out", out]
-    )
+    result = rewrap(bundle, keyring, chain, out)
 
     lines = assert_clean_failure(result)
     assert "no verifier key in the keyring is listed in the current manifest" in lines[0]
@@ -115,16 +114,9 @@ def test_rewrap_by_a_key_the_new_manifest_dropped_is_refused_before_writing(
 def test_rewrap_entries_carry_a_verifier_signature_the_server_will_check(
     org: Org, keyring: Path, tmp_path: Path
 ) -> None:
-    sub = make_submission(org.manifest, attachments=[Attachment("a.pdf", b"%PDF-1.4 x")])
-    bundle = write_bundle(tmp_path / "bundle.tar", org.chain, [sub])
-    successor = org.successor(verifiers=[entry(org.verifier, "retired"), entry(org.verifier2)])
-    chain = tmp_path / "chain.json"
-    chain.write_text(json.dumps({"chain": [*org.chain, successor]}))
-    out = tmp_path / "rewraps.json"
+    attachment = Attachment("a.pdf", b"%PDF-1.4 x")
 
-    result = run(
-        "verifier", ["rewrap", bundle, "--keyring", keyring, "--to-manifest", chain, "--out", out]
-    )
+    _sub, successor, out, result = rewrapped_for_boris(org, keyring, tmp_path, attachment)
 
     assert result.exit_code == 0, result.output
     manifest = crypto.parse_manifest(successor)

@@ -4,6 +4,7 @@ and the Hypothesis settings every property test here uses."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from crypto import Identity, Keyring, b64d
+from crypto import Identity, Keyring, Manifest, TrustRoot, b64d, parse_time, verify_chain
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
@@ -28,6 +29,41 @@ HYPOTHESIS = settings(
 @cache
 def load(name: str) -> dict[str, Any]:
     return json.loads((VECTORS / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+# The failure classes of PROTOCOL.md's tables: opening an envelope, walking a chain.
+ENVELOPE_CLASSES = frozenset(
+    {
+        "ok",
+        "malformed",
+        "no-match",
+        "header-mac",
+        "payload",
+        "truncated",
+        "trailing-data",
+        "padding",
+    }
+)
+CHAIN_CLASSES = frozenset(
+    {"ok", "malformed", "untrusted-root", "rollback", "threshold", "bad-signature", "expired"}
+)
+
+
+def assert_reproduced(built: dict[str, bytes], files: Iterable[str], generator: str) -> None:
+    """The committed vector files are exactly what `generator` builds, byte for byte."""
+    assert sorted(built) == sorted(files)
+    for name, data in built.items():
+        assert (VECTORS / name).read_bytes() == data, f"{name} is stale: run {generator}"
+
+
+def expected_classes(name: str) -> set[str]:
+    """Every `expect` class among the vectors of `name`."""
+    return {v["expect"] for v in load(name)["vectors"]}
+
+
+def verified_chain(doc: dict[str, Any], now: str = "2026-06-01T00:00:00Z") -> list[Manifest]:
+    """A vector file's chain, verified against the file's trust root at `now`."""
+    return verify_chain(doc["chain"], TrustRoot.from_json(doc["trust_root"]), parse_time(now))
 
 
 def params(name: str, id_key: str = "name") -> list[Any]:

@@ -110,6 +110,20 @@ def test_truncated_envelopes_are_refused(keep: int) -> None:
     assert_envelope_refused(ENVELOPE[:keep])
 
 
+def mutate(
+    buf: bytearray, data: st.DataObject, *, longest_insert: int, longest_delete: int
+) -> None:
+    """One drawn change at a drawn place: a flipped byte, inserted bytes, or a deletion."""
+    kind = data.draw(st.sampled_from(["flip", "insert", "delete"]))
+    at = data.draw(st.integers(0, len(buf) - 1))
+    if kind == "flip":
+        buf[at] ^= data.draw(st.integers(1, 255))
+    elif kind == "insert":
+        buf[at:at] = data.draw(st.binary(min_size=1, max_size=longest_insert))
+    else:
+        del buf[at : at + data.draw(st.integers(1, longest_delete))]
+
+
 @settings(HYPOTHESIS, max_examples=1500)
 @given(
     link=st.integers(0, len(CHAIN) - 1),
@@ -117,14 +131,7 @@ def test_truncated_envelopes_are_refused(keep: int) -> None:
 )
 def test_changed_manifest_payloads_are_refused(link: int, data: st.DataObject) -> None:
     payload = bytearray(PAYLOADS[link])
-    kind = data.draw(st.sampled_from(["flip", "insert", "delete"]))
-    at = data.draw(st.integers(0, len(payload) - 1))
-    if kind == "flip":
-        payload[at] ^= data.draw(st.integers(1, 255))
-    elif kind == "insert":
-        payload[at:at] = data.draw(st.binary(min_size=1, max_size=16))
-    else:
-        del payload[at : at + data.draw(st.integers(1, 64))]
+    mutate(payload, data, longest_insert=16, longest_delete=64)
     chain = [dict(c) for c in CHAIN]
     chain[link]["payload"] = b64e(bytes(payload))
     with pytest.raises(InvalidSignature) as info:
@@ -139,14 +146,7 @@ def test_mutated_chain_documents_never_yield_a_changed_trusted_payload(
 ) -> None:
     text = bytearray(CHAIN_TEXT)
     for _ in range(data.draw(st.integers(1, 3))):
-        at = data.draw(st.integers(0, len(text) - 1))
-        kind = data.draw(st.sampled_from(["flip", "insert", "delete"]))
-        if kind == "flip":
-            text[at] ^= data.draw(st.integers(1, 255))
-        elif kind == "insert":
-            text[at:at] = data.draw(st.binary(min_size=1, max_size=8))
-        else:
-            del text[at : at + data.draw(st.integers(1, 32))]
+        mutate(text, data, longest_insert=8, longest_delete=32)
     try:
         doc: Any = json.loads(bytes(text))
     except ValueError:

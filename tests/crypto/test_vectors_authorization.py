@@ -11,18 +11,16 @@ import pytest
 
 from crypto import (
     InvalidSignature,
-    TrustRoot,
+    Manifest,
     b64d,
     b64e,
     blake2b,
     parse_authorization,
-    parse_time,
     request_signing_bytes,
-    verify_chain,
     verify_request,
 )
 
-from .support import load, params
+from .support import load, params, verified_chain
 
 DOC = load("authorization.json")
 # The ABNF of PROTOCOL.md, written out independently of crypto.signatures.
@@ -33,10 +31,8 @@ GRAMMAR = re.compile(
 
 
 @pytest.fixture(scope="module")
-def manifest():  # type: ignore[no-untyped-def]
-    return verify_chain(
-        DOC["chain"], TrustRoot.from_json(DOC["trust_root"]), parse_time("2026-06-01T00:00:00Z")
-    )[-1]
+def manifest() -> Manifest:
+    return verified_chain(DOC)[-1]
 
 
 def _verify(vector: dict[str, Any], manifest: Any, authorization: str | None = None) -> str:

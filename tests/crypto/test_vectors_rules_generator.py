@@ -7,31 +7,26 @@ import pytest
 
 from tests.vectors import generate_rules
 
-from .support import VECTORS
+from .support import assert_reproduced, expected_classes
 
 
 def test_regenerating_rule_vectors_reproduces_committed_files_byte_for_byte() -> None:
-    built = generate_rules.build_all()
-    assert sorted(built) == sorted(generate_rules.FILES)
-    for name, data in built.items():
-        assert (VECTORS / name).read_bytes() == data, f"{name} is stale: run generate_rules.py"
+    assert_reproduced(generate_rules.build_all(), generate_rules.FILES, "generate_rules.py")
 
 
 def test_every_pow_answer_and_request_class_has_a_vector() -> None:
-    from .support import load
-
-    assert {v["expect"] for v in load("pow.json")["vectors"]} == {
+    assert expected_classes("pow.json") == {
         "ok",
         "pow-required",
         "pow-invalid",
         "pow-stale",
     }
-    assert {v["expect"] for v in load("authorization.json")["vectors"]} == {
+    assert expected_classes("authorization.json") == {
         "ok",
         "malformed",
         "bad-signature",
     }
-    assert {v["expect"] for v in load("site_documents.json")["vectors"]} == {
+    assert expected_classes("site_documents.json") == {
         "ok",
         "malformed",
         "bad-signature",

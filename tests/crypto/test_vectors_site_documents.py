@@ -11,28 +11,25 @@ import pytest
 
 from crypto import (
     InvalidSignature,
-    TrustRoot,
+    Manifest,
     b64d,
     b64e,
     blake2b,
     canonical_json,
     parse_time,
-    verify_chain,
 )
 from crypto._sodium import verify_detached
 from crypto.dsse import pae
 from crypto.site import build_site_payload, verify_site
 
-from .support import load, params
+from .support import load, params, verified_chain
 
 DOC = load("site_documents.json")
 
 
 @pytest.fixture(scope="module")
-def chain():  # type: ignore[no-untyped-def]
-    return verify_chain(
-        DOC["chain"], TrustRoot.from_json(DOC["trust_root"]), parse_time("2026-06-01T00:00:00Z")
-    )
+def chain() -> list[Manifest]:
+    return verified_chain(DOC)
 
 
 def _class(envelope: dict[str, Any], manifest: Any) -> str:

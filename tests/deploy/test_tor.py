@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +23,19 @@ from tests.deploy.helpers import DEPLOY, Org, prepare_database, require_tool, se
 
 SCRIPT = DEPLOY / "scripts/set-onion-location.sh"
 V3_ONION = re.compile(r"\A[a-z2-7]{56}\.onion\Z")
+
+
+def set_onion_location(
+    hostname: Path, env_file: Path, **options: Any
+) -> subprocess.CompletedProcess[str]:
+    """The script as the operator runs it: Tor's hostname file into the env file."""
+    return subprocess.run(
+        ["sh", str(SCRIPT), str(hostname), str(env_file)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        **options,
+    )
 
 
 @pytest.fixture
@@ -79,13 +93,7 @@ def test_tor_makes_the_onion_address_and_the_server_announces_it(
     env_file = tmp_path / "intake.env"
     env_file.write_text("INTAKE_ENVIRONMENT=production\nINTAKE_ONION_LOCATION=http://old.onion\n")
     env_file.chmod(0o640)
-    result = subprocess.run(
-        ["sh", str(SCRIPT), str(hostname), str(env_file)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
+    result = set_onion_location(hostname, env_file, check=True)
     assert result.stdout.strip() == f"INTAKE_ONION_LOCATION=http://{address}"
     assert env_file.read_text().splitlines() == [
         "INTAKE_ENVIRONMENT=production",
@@ -117,14 +125,7 @@ def test_set_onion_location_refuses_a_damaged_hostname_file(content: str, tmp_pa
     hostname.write_text(content)
     env_file = tmp_path / "intake.env"
     env_file.write_text("INTAKE_ENVIRONMENT=production\n")
-    result = subprocess.run(
-        ["sh", str(SCRIPT), str(hostname), str(env_file)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        env={**os.environ, "LC_ALL": "C"},
-    )
+    result = set_onion_location(hostname, env_file, check=False, env={**os.environ, "LC_ALL": "C"})
     assert result.returncode == 1
     assert "error" in result.stderr
     assert env_file.read_text() == "INTAKE_ENVIRONMENT=production\n"

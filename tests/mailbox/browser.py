@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,7 @@ async ({ codename, story }) => {
 
 def submit_with_codename(chromium: Browser, url: str, codename: str, story: str) -> str:
     """Submits `story` with a mailbox for `codename` from a browser; returns the submission id."""
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         page = context.new_page()
         page.goto(url + "/en/mailbox/")
         expect(page.locator("#mailbox")).to_have_attribute(
@@ -59,14 +59,11 @@ def submit_with_codename(chromium: Browser, url: str, codename: str, story: str)
         )
         sid: str = page.evaluate(_SUBMIT_JS, {"codename": codename, "story": story})
         return sid
-    finally:
-        context.close()
 
 
 def submit_through_intake_page(chromium: Browser, server: LiveServer, story: str) -> str:
     """Submits `story` through the real intake page, keeping a codename; returns it."""
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         page = context.new_page()
         flow.open_page(page, server, "ru")
         flow.go_to(page, "story")
@@ -75,8 +72,6 @@ def submit_through_intake_page(chromium: Browser, server: LiveServer, story: str
         codename = flow.choose_codename(page)
         flow.send(page)
         return codename
-    finally:
-        context.close()
 
 
 def open_mailbox(page: Page, url: str, codename: str, lang: str = "en") -> int:

@@ -24,8 +24,12 @@ from app.main import create_app
 from app.migrate import upgrade
 from app.models import Base
 from app.settings import Settings
+from tests.mailbox.browser import Tools
+from tests.mailbox.support import Stored
+from tests.support.app_clients import app_clients
 from tests.support.databases import fresh_database
 from tests.support.demo import DEMO_PASSPHRASE
+from tests.support.live_server import LiveServer
 
 with warnings.catch_warnings():
     # Starlette's TestClient asks for `httpx2`; the project pins `httpx`.
@@ -39,6 +43,18 @@ POW_SECRET = "mailbox-tests-pow-secret-0123456789abcdef"
 def demo_verifier(demo_org: Path) -> crypto.Identity:
     """The demo organisation's verifier key (one Argon2id opening per session)."""
     return crypto.read_key_file(demo_org / "keyring" / "verifier.key", DEMO_PASSPHRASE)
+
+
+@pytest.fixture
+def tools(server: LiveServer, demo_org: Path, tools_env: dict[str, str], tmp_path: Path) -> Tools:
+    """The organisation's courier and verifier tools against this test's server."""
+    return Tools(server, demo_org, tools_env, tmp_path)
+
+
+@pytest.fixture
+def stored(database_url: str, demo_verifier: crypto.Identity, manifest: crypto.Manifest) -> Stored:
+    """Replies written straight into this test's database, as the demo verifier signs them."""
+    return Stored(database_url, demo_verifier, manifest)
 
 
 @pytest.fixture(scope="session")
@@ -115,16 +131,9 @@ def make_client(
     database_url: str, tmp_path: Path, demo_org: Path
 ) -> Iterator[Callable[..., TestClient]]:
     """An in-process app on the migrated database, with `Settings` overrides."""
-    clients: list[TestClient] = []
 
-    def make(**overrides: Any) -> TestClient:
-        client = TestClient(
-            create_app(_settings(database_url, tmp_path / "blobs", demo_org, **overrides))
-        )
-        client.__enter__()
-        clients.append(client)
-        return client
+    def settings(**overrides: Any) -> Settings:
+        return _settings(database_url, tmp_path / "blobs", demo_org, **overrides)
 
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    with app_clients(settings) as make:
+        yield make

@@ -4,19 +4,33 @@ compromised server might hold them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 import crypto
 from app import clock
 from app.models import Reply
-from app.pow import solve
+from tests.support.pow import solved as solved
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+    from httpx import Response
 
 CODENAME = "backpack canal darkness ember factor grove harbor idiom jeep"
 OTHER_CODENAME = "acclaim basin cedar dart echo falcon garnet hammock ideology"
+
+# The `make_client` fixture: an in-process app, with `Settings` overrides.
+Client = Callable[..., "TestClient"]
+
+
+def keys_for(manifest: crypto.Manifest, codename: str = CODENAME) -> crypto.MailboxKeys:
+    """The keys the applicant's phone derives from `codename`."""
+    return crypto.derive_mailbox(codename, manifest.payload)
 
 
 def reply_content(
@@ -72,9 +86,66 @@ def store_reply(
         engine.dispose()
 
 
-def solved(challenge: dict[str, Any]) -> dict[str, str]:
-    """A proof of work for a challenge answer of the API."""
-    return {
-        "challenge": challenge["challenge"],
-        "nonce": solve(challenge["challenge"], int(challenge["difficulty"])),
-    }
+def add_reply(
+    database_url: str,
+    signer: crypto.Identity,
+    manifest: crypto.Manifest,
+    keys: crypto.MailboxKeys,
+    content: bytes,
+    **times: datetime | None,
+) -> str:
+    """Stores a reply signed by `signer` for `keys`' mailbox; returns its name,
+    b64 H(32, envelope), as the page and the delete API name it."""
+    envelope, kid, sig = signed_reply(signer, manifest, keys, content)
+    store_reply(database_url, keys.mailbox_id, envelope, kid, sig, **times)
+    return crypto.b64e(crypto.blake2b(32, envelope))
+
+
+def reply_waiting(
+    database_url: str,
+    signer: crypto.Identity,
+    manifest: crypto.Manifest,
+    codename: str,
+    content: bytes,
+) -> crypto.MailboxKeys:
+    """A reply signed by `signer`, stored for the mailbox `codename` opens; returns the
+    keys the applicant's phone derives from that codename."""
+    keys = keys_for(manifest, codename)
+    add_reply(database_url, signer, manifest, keys, content)
+    return keys
+
+
+@dataclass
+class Stored:
+    """The demo organisation's replies, written straight into the test database
+    and read back from it (not through the API)."""
+
+    database_url: str
+    verifier: crypto.Identity
+    manifest: crypto.Manifest
+
+    def keys(self, codename: str = CODENAME) -> crypto.MailboxKeys:
+        return keys_for(self.manifest, codename)
+
+    def reply(self, keys: crypto.MailboxKeys, message: str) -> str:
+        """Stores a signed reply; returns its name, b64 H(32, envelope)."""
+        content = reply_content("needs-info", message)
+        return add_reply(self.database_url, self.verifier, self.manifest, keys, content)
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(mailbox, reply name) of every reply row."""
+        engine = create_engine(self.database_url)
+        try:
+            with Session(engine) as session:
+                found = session.execute(select(Reply.mailbox, Reply.envelope)).all()
+                return sorted((m, crypto.b64e(crypto.blake2b(32, e))) for m, e in found)
+        finally:
+            engine.dispose()
+
+
+def check(client: TestClient, keys: crypto.MailboxKeys) -> Response:
+    """One mailbox check the way the page makes it: a challenge, solved, then the token."""
+    challenge = client.post("/api/v1/mailbox/challenges").json()
+    body = {"token": crypto.b64e(keys.token), "pow": solved(challenge)}
+    response: Response = client.post("/api/v1/mailbox", json=body)
+    return response

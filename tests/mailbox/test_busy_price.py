@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,7 @@ def test_the_intake_page_and_the_mailbox_pay_the_new_price_when_it_rises_mid_pro
     chromium: Browser, busy_server: LiveServer
 ) -> None:
     url = busy_server.url
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         page = context.new_page()
         declared = BusyMoment(page, url, "/api/v1/submissions", others_submit)
         flow.open_page(page, busy_server, "en")
@@ -119,8 +119,6 @@ def test_the_intake_page_and_the_mailbox_pay_the_new_price_when_it_rises_mid_pro
         open_mailbox(page, url, CODENAME)
         expect(page.locator("#no-replies")).to_be_visible()
         assert checked.answers == [(429, "pow-stale"), (200, "")]
-    finally:
-        context.close()
 
 
 def test_a_followup_pays_the_new_price_when_it_rises_mid_proof(
@@ -128,8 +126,7 @@ def test_a_followup_pays_the_new_price_when_it_rises_mid_proof(
 ) -> None:
     url = busy_server.url
     submit_with_codename(chromium, url, CODENAME, "I left my unit in October.")
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         page = context.new_page()
         open_mailbox(page, url, CODENAME)
         declared = BusyMoment(page, url, "/api/v1/submissions", others_submit)
@@ -138,5 +135,3 @@ def test_a_followup_pays_the_new_price_when_it_rises_mid_proof(
         form = page.locator("#followup-form")
         expect(form).to_have_attribute("data-state", "sent", timeout=SEND_TIMEOUT)
         assert declared.answers == [(429, "pow-stale"), (201, "")]
-    finally:
-        context.close()

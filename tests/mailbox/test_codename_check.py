@@ -11,6 +11,7 @@ codename and opens the same mailbox. Real Chromium against a real server.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from playwright.sync_api import Browser, Page, Request, expect
 
 import crypto
 from tests.mailbox.browser import READY_TIMEOUT, SEND_TIMEOUT, open_mailbox
-from tests.mailbox.support import reply_content, signed_reply, store_reply
+from tests.mailbox.support import reply_content, reply_waiting
 from tests.support.live_server import LiveServer, demo_server
 
 pytestmark = pytest.mark.browser
@@ -86,8 +87,7 @@ def test_the_lists_hold_the_codenames_used_here() -> None:
 def test_a_mistyped_english_word_is_named_with_its_position_and_nothing_is_sent(
     chromium: Browser, sqlite_server: LiveServer
 ) -> None:
-    page = chromium.new_page()
-    try:
+    with closing(chromium.new_page()) as page:
         typed = ENGLISH.replace("harbor", "harbr")
         seen = _type_codename(page, sqlite_server.url, "en", typed)
         text = _refused(page, seen)
@@ -96,15 +96,12 @@ def test_a_mistyped_english_word_is_named_with_its_position_and_nothing_is_sent(
         assert "Did you mean “harbor”?" in text
         # What he typed stays, so he can correct the one word.
         assert page.locator("#codename").input_value() == typed
-    finally:
-        page.close()
 
 
 def test_a_wrong_russian_word_is_named_in_russian_and_nothing_is_sent(
     chromium: Browser, sqlite_server: LiveServer
 ) -> None:
-    page = chromium.new_page()
-    try:
+    with closing(chromium.new_page()) as page:
         # A Latin "a" in a Russian word looks right on the screen and is not.
         typed = RUSSIAN.replace("линия", "линиa").replace("тендер", "zzzzqq")
         seen = _type_codename(page, sqlite_server.url, "ru", typed)
@@ -114,27 +111,21 @@ def test_a_wrong_russian_word_is_named_in_russian_and_nothing_is_sent(
         assert "Может быть, «линия»?" in text
         assert "Слово 8" in text
         assert "«zzzzqq»" in text
-    finally:
-        page.close()
 
 
 def test_eight_words_are_counted_and_nothing_is_sent(
     chromium: Browser, sqlite_server: LiveServer
 ) -> None:
-    page = chromium.new_page()
-    try:
+    with closing(chromium.new_page()) as page:
         seen = _type_codename(page, sqlite_server.url, "en", ENGLISH.rsplit(" ", 1)[0])
         text = _refused(page, seen)
         assert "Words typed: 8. A codename has 9 words." in text
-    finally:
-        page.close()
 
 
 def test_numbering_out_of_order_is_named_not_guessed(
     chromium: Browser, sqlite_server: LiveServer
 ) -> None:
-    page = chromium.new_page()
-    try:
+    with closing(chromium.new_page()) as page:
         words = ENGLISH.split()
         words[2], words[3] = words[3], words[2]
         numbers = [1, 2, 4, 3, 5, 6, 7, 8, 9]
@@ -142,8 +133,6 @@ def test_numbering_out_of_order_is_named_not_guessed(
         seen = _type_codename(page, sqlite_server.url, "en", typed)
         text = _refused(page, seen)
         assert "Word 3 is numbered 4." in text
-    finally:
-        page.close()
 
 
 def test_a_numbered_copy_and_the_plain_codename_open_the_same_mailbox(
@@ -152,13 +141,9 @@ def test_a_numbered_copy_and_the_plain_codename_open_the_same_mailbox(
     demo_verifier: crypto.Identity,
     manifest: crypto.Manifest,
 ) -> None:
-    keys = crypto.derive_mailbox(RUSSIAN, manifest.payload)
     content = reply_content("needs-info", "Пришлите фото паспорта.")
-    store_reply(
-        server.database_url, keys.mailbox_id, *signed_reply(demo_verifier, manifest, keys, content)
-    )
-    page = chromium.new_page()
-    try:
+    reply_waiting(server.database_url, demo_verifier, manifest, RUSSIAN, content)
+    with closing(chromium.new_page()) as page:
         # Copied from the page's numbered list, or written down with numbers.
         numbered = "\n".join(
             f"{n}{'.' if n % 2 else ')'} {word}" for n, word in enumerate(RUSSIAN.split(), 1)
@@ -170,5 +155,3 @@ def test_a_numbered_copy_and_the_plain_codename_open_the_same_mailbox(
         open_mailbox(page, server.url, RUSSIAN.upper(), lang="en")
         expect(page.locator("#replies .reply")).to_have_count(1)
         expect(page.locator(".reply-message p")).to_have_text(["Пришлите фото паспорта."])
-    finally:
-        page.close()

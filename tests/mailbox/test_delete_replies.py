@@ -9,58 +9,14 @@ Each test runs on SQLite and on PostgreSQL (the `database_kind` fixture).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
-
 import crypto
-from app.models import Reply
-from tests.mailbox.support import (
-    CODENAME,
-    OTHER_CODENAME,
-    reply_content,
-    signed_reply,
-    solved,
-    store_reply,
-)
+from tests.mailbox.support import OTHER_CODENAME, Client, Stored, check, solved
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
     from httpx import Response
-
-Client = Callable[..., "TestClient"]
-
-
-def keys_for(manifest: crypto.Manifest, codename: str = CODENAME) -> crypto.MailboxKeys:
-    return crypto.derive_mailbox(codename, manifest.payload)
-
-
-def add_reply(
-    database_url: str,
-    verifier: crypto.Identity,
-    manifest: crypto.Manifest,
-    keys: crypto.MailboxKeys,
-    message: str,
-) -> str:
-    """Stores a signed reply; returns its name, b64 H(32, envelope)."""
-    envelope, kid, sig = signed_reply(
-        verifier, manifest, keys, reply_content("needs-info", message)
-    )
-    store_reply(database_url, keys.mailbox_id, envelope, kid, sig)
-    return crypto.b64e(crypto.blake2b(32, envelope))
-
-
-def rows(database_url: str) -> list[tuple[str, str]]:
-    """(mailbox, reply name) of every reply row, straight from the database."""
-    engine = create_engine(database_url)
-    try:
-        with Session(engine) as session:
-            found = session.execute(select(Reply.mailbox, Reply.envelope)).all()
-            return sorted((m, crypto.b64e(crypto.blake2b(32, e))) for m, e in found)
-    finally:
-        engine.dispose()
 
 
 def delete(client: TestClient, token: bytes, **which: Any) -> Response:
@@ -71,60 +27,49 @@ def delete(client: TestClient, token: bytes, **which: Any) -> Response:
 
 
 def test_deleting_a_named_reply_removes_its_row_and_leaves_the_others(
-    make_client: Client,
-    database_url: str,
-    demo_verifier: crypto.Identity,
-    manifest: crypto.Manifest,
+    make_client: Client, stored: Stored
 ) -> None:
     client = make_client()
-    mine, other = keys_for(manifest), keys_for(manifest, OTHER_CODENAME)
-    first = add_reply(database_url, demo_verifier, manifest, mine, "Первый ответ.")
-    second = add_reply(database_url, demo_verifier, manifest, mine, "Второй ответ.")
-    theirs = add_reply(database_url, demo_verifier, manifest, other, "Чужой ответ.")
+    mine, other = stored.keys(), stored.keys(OTHER_CODENAME)
+    first = stored.reply(mine, "Первый ответ.")
+    second = stored.reply(mine, "Второй ответ.")
+    theirs = stored.reply(other, "Чужой ответ.")
 
     response = delete(client, mine.token, replies=[first])
     assert response.status_code == 200, response.text
     assert response.json() == {"deleted": 1}
-    assert rows(database_url) == sorted([(mine.mailbox_id, second), (other.mailbox_id, theirs)])
+    assert stored.rows() == sorted([(mine.mailbox_id, second), (other.mailbox_id, theirs)])
     # The mailbox no longer serves it.
-    challenge = client.post("/api/v1/mailbox/challenges").json()
-    body = {"token": crypto.b64e(mine.token), "pow": solved(challenge)}
-    served = client.post("/api/v1/mailbox", json=body).json()["replies"]
+    served = check(client, mine).json()["replies"]
     assert [crypto.b64e(crypto.blake2b(32, crypto.b64d(r["envelope"]))) for r in served] == [second]
 
 
 def test_deleting_all_removes_every_row_of_that_mailbox_only(
-    make_client: Client,
-    database_url: str,
-    demo_verifier: crypto.Identity,
-    manifest: crypto.Manifest,
+    make_client: Client, stored: Stored
 ) -> None:
     client = make_client()
-    mine, other = keys_for(manifest), keys_for(manifest, OTHER_CODENAME)
-    add_reply(database_url, demo_verifier, manifest, mine, "Первый ответ.")
-    add_reply(database_url, demo_verifier, manifest, mine, "Второй ответ.")
-    theirs = add_reply(database_url, demo_verifier, manifest, other, "Чужой ответ.")
+    mine, other = stored.keys(), stored.keys(OTHER_CODENAME)
+    stored.reply(mine, "Первый ответ.")
+    stored.reply(mine, "Второй ответ.")
+    theirs = stored.reply(other, "Чужой ответ.")
 
     response = delete(client, mine.token, all=True)
     assert response.status_code == 200, response.text
     assert response.json() == {"deleted": 2}
-    assert rows(database_url) == [(other.mailbox_id, theirs)]
+    assert stored.rows() == [(other.mailbox_id, theirs)]
 
 
 def test_a_wrong_token_deletes_nothing_even_naming_the_replies(
-    make_client: Client,
-    database_url: str,
-    demo_verifier: crypto.Identity,
-    manifest: crypto.Manifest,
+    make_client: Client, stored: Stored
 ) -> None:
     client = make_client()
-    victim = keys_for(manifest)
-    name = add_reply(database_url, demo_verifier, manifest, victim, "Ответ.")
-    before = rows(database_url)
+    victim = stored.keys()
+    name = stored.reply(victim, "Ответ.")
+    before = stored.rows()
 
     # Someone who knows the reply (even its envelope, as a server copy would
     # show) and the mailbox id, but not the codename-derived token.
-    attacker = keys_for(manifest, OTHER_CODENAME)
+    attacker = stored.keys(OTHER_CODENAME)
     for which in ({"replies": [name]}, {"all": True}):
         response = delete(client, attacker.token, **which)
         assert response.status_code == 200, response.text
@@ -132,19 +77,14 @@ def test_a_wrong_token_deletes_nothing_even_naming_the_replies(
     # The mailbox id is public to the server; it is not the token.
     response = delete(client, bytes.fromhex(victim.mailbox_id), all=True)
     assert response.json() == {"deleted": 0}
-    assert rows(database_url) == before
+    assert stored.rows() == before
 
 
-def test_a_delete_needs_a_proof_and_a_clear_choice(
-    make_client: Client,
-    database_url: str,
-    demo_verifier: crypto.Identity,
-    manifest: crypto.Manifest,
-) -> None:
+def test_a_delete_needs_a_proof_and_a_clear_choice(make_client: Client, stored: Stored) -> None:
     client = make_client()
-    keys = keys_for(manifest)
-    name = add_reply(database_url, demo_verifier, manifest, keys, "Ответ.")
-    before = rows(database_url)
+    keys = stored.keys()
+    name = stored.reply(keys, "Ответ.")
+    before = stored.rows()
 
     unpaid = client.post(
         "/api/v1/mailbox/delete", json={"token": crypto.b64e(keys.token), "all": True}
@@ -168,4 +108,4 @@ def test_a_delete_needs_a_proof_and_a_clear_choice(
     assert client.post("/api/v1/mailbox/delete", json=body).json() == {"deleted": 1}
     again = client.post("/api/v1/mailbox/delete", json=body)
     assert again.status_code == 403
-    assert before != rows(database_url) == []
+    assert before != stored.rows() == []

@@ -68,11 +68,7 @@ def file_row(page: Page, name: str) -> Any:
 
 
 def test_a_followup_file_the_page_cannot_clean_waits_for_his_decision(
-    chromium: Browser,
-    server: LiveServer,
-    demo_org: Path,
-    tools_env: dict[str, str],
-    tmp_path: Path,
+    chromium: Browser, server: LiveServer, tools: Tools, tmp_path: Path
 ) -> None:
     canary = "canary-" + secrets.token_hex(8)
     submit_with_codename(chromium, server.url, SENDING_CODENAME, f"Я ушёл из части. {canary}")
@@ -122,7 +118,6 @@ def test_a_followup_file_the_page_cannot_clean_waits_for_his_decision(
     expect(page.locator("#followup-form #file-list li")).to_have_count(0)
     context.close()
 
-    tools = Tools(server, demo_org, tools_env, tmp_path)
     tools.pull_and_decrypt()
     [case] = [c for c in tools.case_folders() if canary in (c / "answers.txt").read_text("utf-8")]
     [followup] = sorted((case / "followups").iterdir())

@@ -5,7 +5,7 @@ Each test runs on SQLite and on PostgreSQL (the `database_kind` fixture).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,18 +20,17 @@ from app.runtime import build_runtime
 from tests.mailbox.support import (
     CODENAME,
     OTHER_CODENAME,
+    Client,
+    add_reply,
+    check,
+    keys_for,
     reply_content,
-    signed_reply,
     solved,
-    store_reply,
 )
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
-    from httpx import Response
-
-Client = Callable[..., "TestClient"]
 
 
 def app_of(client: TestClient) -> FastAPI:
@@ -39,31 +38,16 @@ def app_of(client: TestClient) -> FastAPI:
     return app
 
 
-def keys_for(manifest: crypto.Manifest, codename: str = CODENAME) -> crypto.MailboxKeys:
-    return crypto.derive_mailbox(codename, manifest.payload)
-
-
-def check(client: TestClient, keys: crypto.MailboxKeys) -> Response:
-    """One mailbox check the way the page makes it: a challenge, solved, then the token."""
-    challenge = client.post("/api/v1/mailbox/challenges").json()
-    body = {"token": crypto.b64e(keys.token), "pow": solved(challenge)}
-    response: Response = client.post("/api/v1/mailbox", json=body)
-    return response
-
-
-def add_reply(
+def add_received(
     client: TestClient,
     verifier: crypto.Identity,
     manifest: crypto.Manifest,
     keys: crypto.MailboxKeys,
     **times: Any,
 ) -> None:
-    envelope, kid, sig = signed_reply(
-        verifier, manifest, keys, reply_content("received", "Мы получили ваше сообщение.")
-    )
-    store_reply(
-        app_of(client).state.settings.database_url, keys.mailbox_id, envelope, kid, sig, **times
-    )
+    database_url = app_of(client).state.settings.database_url
+    content = reply_content("received", "Мы получили ваше сообщение.")
+    add_reply(database_url, verifier, manifest, keys, content, **times)
 
 
 def test_a_check_needs_a_proof_of_work_cheaper_than_a_submission(make_client: Client) -> None:
@@ -147,7 +131,7 @@ def test_replies_reach_only_their_own_mailbox(
 ) -> None:
     client = make_client()
     mine, theirs = keys_for(manifest), keys_for(manifest, OTHER_CODENAME)
-    add_reply(client, demo_verifier, manifest, mine)
+    add_received(client, demo_verifier, manifest, mine)
     replies = check(client, mine).json()["replies"]
     assert len(replies) == 1
     opened = crypto.open_reply(
@@ -180,7 +164,7 @@ def test_no_oracle_a_never_used_codename_is_answered_like_one_without_replies(
     used, unused = keys_for(manifest), keys_for(manifest, OTHER_CODENAME)
     # `used` had a reply, read long ago and past retention: it has none now.
     long_ago = clock.hour() - timedelta(days=400)
-    add_reply(client, demo_verifier, manifest, used, created=long_ago, read_at=long_ago)
+    add_received(client, demo_verifier, manifest, used, created=long_ago, read_at=long_ago)
 
     with recorded_statements(client) as used_sql:
         first = check(client, used)
@@ -199,7 +183,7 @@ def test_a_mailbox_with_replies_runs_the_same_statements_as_an_empty_one(
 ) -> None:
     client = make_client()
     full, empty = keys_for(manifest), keys_for(manifest, OTHER_CODENAME)
-    add_reply(client, demo_verifier, manifest, full)
+    add_received(client, demo_verifier, manifest, full)
     with recorded_statements(client) as full_sql:
         assert len(check(client, full).json()["replies"]) == 1
     with recorded_statements(client) as empty_sql:
@@ -212,7 +196,7 @@ def test_the_first_read_starts_the_retention_clock(
 ) -> None:
     client = make_client()
     keys = keys_for(manifest)
-    add_reply(client, demo_verifier, manifest, keys)
+    add_received(client, demo_verifier, manifest, keys)
     runtime = app_of(client).state.runtime
 
     def read_at() -> Any:
@@ -241,7 +225,7 @@ def test_expired_replies_are_not_served_even_before_purge_runs(
     }
     for name, (times, served) in cases.items():
         keys = keys_for(manifest, f"{CODENAME} {name}")
-        add_reply(client, demo_verifier, manifest, keys, **times)
+        add_received(client, demo_verifier, manifest, keys, **times)
         replies = check(client, keys).json()["replies"]
         assert len(replies) == (1 if served else 0), name
 
@@ -253,10 +237,10 @@ def test_purge_deletes_exactly_the_replies_the_mailbox_no_longer_serves(
     now = clock.hour()
     kept = keys_for(manifest, f"{CODENAME} kept")
     gone = keys_for(manifest, f"{CODENAME} gone")
-    add_reply(client, demo_verifier, manifest, kept, read_at=now - timedelta(days=29))
-    add_reply(client, demo_verifier, manifest, kept, created=now - timedelta(days=100))
-    add_reply(client, demo_verifier, manifest, gone, read_at=now - timedelta(days=31))
-    add_reply(client, demo_verifier, manifest, gone, created=now - timedelta(days=181))
+    add_received(client, demo_verifier, manifest, kept, read_at=now - timedelta(days=29))
+    add_received(client, demo_verifier, manifest, kept, created=now - timedelta(days=100))
+    add_received(client, demo_verifier, manifest, gone, read_at=now - timedelta(days=31))
+    add_received(client, demo_verifier, manifest, gone, created=now - timedelta(days=181))
 
     runtime = build_runtime(app_of(client).state.settings)
     try:

@@ -6,6 +6,8 @@ database itself.
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine, select
@@ -17,9 +19,9 @@ from tests.mailbox.browser import SEND_TIMEOUT, leaves_no_trace, open_mailbox
 from tests.mailbox.support import (
     CODENAME,
     OTHER_CODENAME,
+    add_reply,
+    keys_for,
     reply_content,
-    signed_reply,
-    store_reply,
 )
 from tests.support.live_server import LiveServer
 
@@ -45,9 +47,7 @@ def add(
     sent: str,
 ) -> None:
     content = reply_content("needs-info", message, sent=sent)
-    store_reply(
-        server.database_url, keys.mailbox_id, *signed_reply(verifier, manifest, keys, content)
-    )
+    add_reply(server.database_url, verifier, manifest, keys, content)
 
 
 def press_twice(page: Page, selector: str) -> None:
@@ -64,13 +64,11 @@ def test_deleted_replies_leave_the_page_and_the_database(
     demo_verifier: crypto.Identity,
     manifest: crypto.Manifest,
 ) -> None:
-    mine = crypto.derive_mailbox(CODENAME, manifest.payload)
-    other = crypto.derive_mailbox(OTHER_CODENAME, manifest.payload)
+    mine, other = keys_for(manifest), keys_for(manifest, OTHER_CODENAME)
     add(server, demo_verifier, manifest, mine, "Первый ответ.", "2026-11-20T09:30:00Z")
     add(server, demo_verifier, manifest, mine, "Второй ответ.", "2026-11-21T09:30:00Z")
     add(server, demo_verifier, manifest, other, "Чужой ответ.", "2026-11-21T09:30:00Z")
-    page = chromium.new_page()
-    try:
+    with closing(chromium.new_page()) as page:
         history = open_mailbox(page, server.url, CODENAME)
         replies = page.locator("#replies .reply")
         expect(replies).to_have_count(2)
@@ -102,15 +100,12 @@ def test_deleted_replies_leave_the_page_and_the_database(
         )
         expect(replies).to_have_count(0)
         leaves_no_trace(page, history)
-    finally:
-        page.close()
 
 
 def test_a_sent_follow_up_is_listed_until_the_mailbox_is_closed(
     chromium: Browser, server: LiveServer
 ) -> None:
-    page = chromium.new_page()
-    try:
+    with closing(chromium.new_page()) as page:
         history = open_mailbox(page, server.url, OTHER_CODENAME, lang="ru")
         expect(page.locator("#sent-box")).to_be_hidden()
         page.fill("#message", "Я сменил номер телефона.")
@@ -137,5 +132,3 @@ def test_a_sent_follow_up_is_listed_until_the_mailbox_is_closed(
         )
         expect(page.locator("#sent-box")).to_be_hidden()
         leaves_no_trace(page, history)
-    finally:
-        page.close()

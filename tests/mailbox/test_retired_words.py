@@ -6,6 +6,7 @@ Real Chromium against a real server, on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from playwright.sync_api import Browser, Request, expect
 
 import crypto
 from tests.mailbox.browser import READY_TIMEOUT, SEND_TIMEOUT, open_mailbox
-from tests.mailbox.support import reply_content, signed_reply, store_reply
+from tests.mailbox.support import reply_content, reply_waiting
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -47,27 +48,20 @@ def test_a_codename_with_retired_words_opens_its_mailbox(
     codename: str,
     lang: str,
 ) -> None:
-    # The keys the applicant's phone derived when the codename was made.
-    keys = crypto.derive_mailbox(codename, manifest.payload)
+    # A reply for the mailbox of the codename as the phone made it.
     content = reply_content("received", "Мы получили ваше сообщение.")
-    store_reply(
-        server.database_url, keys.mailbox_id, *signed_reply(demo_verifier, manifest, keys, content)
-    )
-    page = chromium.new_page()
-    try:
+    reply_waiting(server.database_url, demo_verifier, manifest, codename, content)
+    with closing(chromium.new_page()) as page:
         open_mailbox(page, server.url, codename, lang=lang)
         expect(page.locator("#codename-error")).to_be_hidden()
         expect(page.locator("#replies .reply")).to_have_count(1)
         expect(page.locator(".reply-message p")).to_have_text(["Мы получили ваше сообщение."])
-    finally:
-        page.close()
 
 
 def test_a_mistyped_retired_word_is_named_and_the_retired_word_suggested(
     chromium: Browser, server: LiveServer
 ) -> None:
-    page = chromium.new_page()
-    try:
+    with closing(chromium.new_page()) as page:
         page.goto(server.url + "/mailbox/")
         expect(page.locator("#mailbox")).to_have_attribute(
             "data-state", "ready", timeout=READY_TIMEOUT
@@ -86,5 +80,3 @@ def test_a_mistyped_retired_word_is_named_and_the_retired_word_suggested(
         text = error.inner_text()
         assert "Слово 4" in text and "«трусость»" in text
         assert asked == []
-    finally:
-        page.close()

@@ -9,6 +9,7 @@ refuses the chain and opens nothing.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -54,8 +55,7 @@ def test_mailbox_refuses_a_chain_rolled_back_to_before_a_revocation(
     chromium: Browser, revoked_server: tuple[LiveServer, Revocation]
 ) -> None:
     server, revocation = revoked_server
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         serve_chain(context, [revocation.genesis])  # the revoked key is still listed in it
         page = context.new_page()
         page.goto(server.url + "/en/mailbox/")
@@ -63,36 +63,28 @@ def test_mailbox_refuses_a_chain_rolled_back_to_before_a_revocation(
         expect(page.locator("#status")).to_contain_text(REFUSED)
         expect(page.locator("#open")).to_be_disabled()
         assert page.locator("#replies .reply").count() == 0
-    finally:
-        context.close()
 
 
 def test_mailbox_with_the_whole_chain_rejects_the_reply_of_the_revoked_key(
     chromium: Browser, revoked_server: tuple[LiveServer, Revocation]
 ) -> None:
     server, revocation = revoked_server
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         page = context.new_page()
         open_mailbox(page, server.url, CODENAME)
         expect(page.locator("#rejected")).to_be_visible()
         assert page.locator("#replies .reply").count() == 0
         shown = page.text_content("#manifest-fingerprint")
         assert shown == revocation.latest.key_set_fingerprint
-    finally:
-        context.close()
 
 
 def test_mailbox_page_without_its_anchor_refuses(
     chromium: Browser, revoked_server: tuple[LiveServer, Revocation]
 ) -> None:
     server, _ = revoked_server
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         strip_anchor(context, "/en/mailbox/")
         page = context.new_page()
         page.goto(server.url + "/en/mailbox/")
         expect(page.locator("#mailbox")).to_have_attribute("data-state", "error", timeout=TIMEOUT)
         expect(page.locator("#open")).to_be_disabled()
-    finally:
-        context.close()

@@ -30,16 +30,11 @@ pytestmark = pytest.mark.browser
 
 
 def test_applicant_reads_the_signed_reply_and_his_followup_joins_his_case(
-    chromium: Browser,
-    server: LiveServer,
-    demo_org: Path,
-    tools_env: dict[str, str],
-    tmp_path: Path,
+    chromium: Browser, server: LiveServer, tools: Tools, tmp_path: Path
 ) -> None:
     canary = "canary-" + secrets.token_hex(8)
     codename = submit_through_intake_page(chromium, server, f"Я ушёл из части. {canary}")
 
-    tools = Tools(server, demo_org, tools_env, tmp_path)
     tools.pull_and_decrypt()
     [case] = tools.case_folders()
     assert canary in (case / "answers.txt").read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ codename looks exactly like a codename without replies.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from tests.mailbox.browser import leaves_no_trace, open_mailbox, submit_with_cod
 from tests.mailbox.support import (
     CODENAME,
     OTHER_CODENAME,
+    keys_for,
     reply_content,
+    reply_waiting,
     signed_reply,
     store_reply,
 )
@@ -60,8 +63,7 @@ def test_only_replies_signed_by_a_verifier_of_the_manifest_are_shown(
     manifest: crypto.Manifest,
     demo_verifier: crypto.Identity,
 ) -> None:
-    keys = crypto.derive_mailbox(CODENAME, manifest.payload)
-    other = crypto.derive_mailbox(OTHER_CODENAME, manifest.payload)
+    keys, other = keys_for(manifest), keys_for(manifest, OTHER_CODENAME)
     impostor = crypto.generate_identity("verifier", "impostor")
 
     def put(envelope: bytes, kid: str, sig: bytes) -> None:
@@ -84,8 +86,7 @@ def test_only_replies_signed_by_a_verifier_of_the_manifest_are_shown(
     # A real, signed reply sealed to somebody else's reply key.
     put(*signed_reply(demo_verifier, manifest, other, reply_content("declined", "MISADDRESSED")))
 
-    page = chromium.new_page()
-    try:
+    with closing(chromium.new_page()) as page:
         arrived = open_mailbox(page, server.url, CODENAME, lang="en")
         replies = page.locator("#replies .reply")
         expect(replies).to_have_count(1)
@@ -99,8 +100,6 @@ def test_only_replies_signed_by_a_verifier_of_the_manifest_are_shown(
         for refused in ("IMPOSTOR", "FORGED KID", "ALTERED", "MISADDRESSED", "Declined"):
             assert refused not in text
         leaves_no_trace(page, arrived)
-    finally:
-        page.close()
 
 
 def test_the_newest_reply_the_verifier_wrote_comes_first_whatever_the_server_order(
@@ -120,8 +119,7 @@ def test_the_newest_reply_the_verifier_wrote_comes_first_whatever_the_server_ord
             keys.mailbox_id,
             *signed_reply(demo_verifier, manifest, keys, content),
         )
-    page = chromium.new_page()
-    try:
+    with closing(chromium.new_page()) as page:
         open_mailbox(page, server.url, ORDER_CODENAME, lang="en")
         replies = page.locator("#replies .reply")
         expect(replies).to_have_count(2)
@@ -131,8 +129,6 @@ def test_the_newest_reply_the_verifier_wrote_comes_first_whatever_the_server_ord
         # No language named: the message takes the page's.
         assert replies.nth(1).locator(".reply-message").get_attribute("lang") is None
         expect(replies.nth(0).locator("time")).to_have_attribute("datetime", "2026-11-21T12:00:00Z")
-    finally:
-        page.close()
 
 
 def _mailbox_view(page: Page) -> dict[str, Any]:
@@ -184,11 +180,8 @@ def test_closing_or_leaving_the_mailbox_keeps_nothing_to_go_back_to(
     manifest: crypto.Manifest,
     demo_verifier: crypto.Identity,
 ) -> None:
-    keys = crypto.derive_mailbox(LEAVING_CODENAME, manifest.payload)
     content = reply_content("received", "Мы получили ваше сообщение.")
-    store_reply(
-        server.database_url, keys.mailbox_id, *signed_reply(demo_verifier, manifest, keys, content)
-    )
+    reply_waiting(server.database_url, demo_verifier, manifest, LEAVING_CODENAME, content)
     context = chromium.new_context()
     # The quick exit leaves for a real site; here it answers locally.
     context.route("https://www.google.com/**", lambda route: route.fulfill(body="neutral"))
@@ -221,13 +214,9 @@ def test_the_mailbox_works_without_webassembly(
     manifest: crypto.Manifest,
     demo_verifier: crypto.Identity,
 ) -> None:
-    keys = crypto.derive_mailbox(JITLESS_CODENAME, manifest.payload)
     content = reply_content("needs-info", "Пришлите копию паспорта.")
-    store_reply(
-        server.database_url, keys.mailbox_id, *signed_reply(demo_verifier, manifest, keys, content)
-    )
-    page = chromium_jitless.new_page()
-    try:
+    reply_waiting(server.database_url, demo_verifier, manifest, JITLESS_CODENAME, content)
+    with closing(chromium_jitless.new_page()) as page:
         assert page.evaluate("() => typeof WebAssembly") == "undefined"
         open_mailbox(page, server.url, JITLESS_CODENAME, lang="ru")
         expect(page.locator("#replies .reply")).to_have_attribute("data-status", "needs-info")
@@ -244,5 +233,3 @@ def test_the_mailbox_works_without_webassembly(
         expect(page.locator("#followup-form")).to_have_attribute(
             "data-state", "sent", timeout=120_000
         )
-    finally:
-        page.close()

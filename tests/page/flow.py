@@ -35,6 +35,23 @@ def phone_context(browser: Browser, *, throttle: bool = False) -> tuple[BrowserC
     return context, page
 
 
+def answer_the_neutral_site(context: BrowserContext) -> None:
+    """The quick exit leaves for a neutral site; it is answered here so the test
+    needs no network. The page itself never requests it: the applicant's own
+    navigation does."""
+    context.route(
+        "https://www.google.com/**",
+        lambda route: route.fulfill(body="weather", content_type="text/html"),
+    )
+
+
+def laptop_context(browser: Browser) -> tuple[BrowserContext, Page]:
+    """A laptop (keyboard and mouse) whose quick exit lands on the neutral site, answered here."""
+    context = browser.new_context()
+    answer_the_neutral_site(context)
+    return context, context.new_page()
+
+
 def open_page(page: Page, server: LiveServer, lang: str = "ru") -> None:
     page.goto(server.url + ("/" if lang == "ru" else f"/{lang}/"))
     expect(page.locator("#intake-form")).to_have_attribute("data-state", "ready", timeout=60_000)
@@ -116,6 +133,13 @@ def choose_codename(page: Page) -> str:
 
 def decline_codename(page: Page) -> None:
     page.check("#reply-no")
+
+
+def on_to_check_without_a_codename(page: Page) -> None:
+    """Decline a codename on the replies step, then go on to the check-your-answers step."""
+    go_to(page, "reply")
+    decline_codename(page)
+    go_to(page, "send")
 
 
 def send(page: Page, timeout: float = 120_000) -> str:

@@ -32,9 +32,7 @@ def test_the_check_step_lists_answers_in_words_and_change_comes_back(
     page.check("#q-documents-internal-passport")
     page.check("#q-documents-military-id")
     flow.fill(page, "#q-story", "Ушёл из части весной.")
-    flow.go_to(page, "reply")
-    flow.decline_codename(page)
-    flow.go_to(page, "send")
+    flow.on_to_check_without_a_codename(page)
 
     summary = page.locator("#summary")
     expect(row(page, "Страна").locator("dd").first).to_have_text("Грузия")
@@ -94,9 +92,7 @@ def test_the_error_summary_links_to_each_problem_and_goes_when_put_right_in_safe
 
     # On the check step: the missing consent, linked, and gone once ticked.
     flow.fill(page, "#q-story", "Я не хочу воевать.")
-    flow.go_to(page, "reply")
-    flow.decline_codename(page)
-    flow.go_to(page, "send")
+    flow.on_to_check_without_a_codename(page)
     page.click("#send")
     expect(alert).to_be_focused()
     expect(alert.locator("a")).to_have_count(1)

@@ -9,10 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
-
-from tests.page import flow
-from tests.support.live_server import LiveServer
+from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTS = {"ru": re.compile(r"[а-яё]+"), "en": re.compile(r"[a-z]+")}
@@ -87,13 +84,6 @@ def test_retired_words_stay_checkable_and_are_never_drawn(lang: str) -> None:
 def test_a_codename_still_carries_at_least_96_bits(lang: str) -> None:
     # 9 words drawn uniformly from 2,048: 9 x log2(2048) = 9 x 11 = 99 bits.
     assert 9 * math.log2(len(set(words_of(lang)))) >= 96
-
-
-@pytest.fixture
-def page(chromium: Browser, page_server: LiveServer) -> Page:
-    page = chromium.new_page()
-    flow.open_page(page, page_server)
-    return page
 
 
 @pytest.mark.browser

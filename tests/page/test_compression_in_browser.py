@@ -56,6 +56,9 @@ def test_the_page_gets_ready_on_compressed_files(
     assert vendor, received
     for path in [*OURS, *vendor]:
         assert received[path] == coding, path
+    # Only the build this browser runs is fetched (sodium-preload.js chooses).
+    assert "/static/vendor/libsodium.mjs" in vendor
+    assert "/static/vendor/libsodium.js" not in vendor
     # The API is never compressed (BREACH): the manifest chain arrived plain.
     assert received["/api/v1/manifests"] == ""
 
@@ -63,9 +66,12 @@ def test_the_page_gets_ready_on_compressed_files(
 def test_the_safer_page_gets_ready_on_the_compressed_asmjs_build(
     chromium_jitless: Browser, page_server: LiveServer
 ) -> None:
+    # Chromium's own Accept-Encoding: the server prefers br (app/compression.py).
     received = ready_with(chromium_jitless, page_server, "gzip, deflate, br, zstd")
-    assert received["/static/vendor/libsodium.js"] == "gzip"
-    assert received["/static/vendor/libsodium-wrappers.js"] == "gzip"
+    assert received["/static/vendor/libsodium.js"] == "br"
+    assert received["/static/vendor/libsodium-wrappers.js"] == "br"
+    # Without WebAssembly the ES-module build would be bytes for nothing.
+    assert "/static/vendor/libsodium.mjs" not in received
 
 
 def test_the_page_gets_ready_on_plain_files_too(chromium: Browser, page_server: LiveServer) -> None:

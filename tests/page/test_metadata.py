@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import secrets
 import struct
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +50,6 @@ def strip_in_page(page: Page, data: bytes, mime: str) -> dict[str, Any]:
     result: dict[str, Any] = page.evaluate(STRIP, {"bytes": list(data), "type": mime})
     result["bytes"] = bytes(result["bytes"])
     return result
-
-
-@pytest.fixture
-def page(chromium: Browser, page_server: LiveServer) -> Any:
-    page = chromium.new_page()
-    flow.open_page(page, page_server)
-    yield page
-    page.close()
 
 
 def test_a_jpeg_loses_exif_gps_and_comments_but_not_one_byte_of_its_picture(
@@ -103,53 +95,54 @@ def test_other_files_and_broken_images_are_left_alone(page: Page) -> None:
     assert result["failed"] and result["bytes"] == broken
 
 
-@dataclass(frozen=True)
-class SentPhoto:
-    server: LiveServer
-    canary: str
-
-    def received(self, demo_org: Path, tools_env: dict[str, str], tmp_path: Path) -> bytes:
-        """The one attachment as the verifier tool decrypts it."""
-        cases = flow.pull_and_decrypt(self.server, demo_org, tools_env, tmp_path)
-        case = flow.find_case(cases, self.canary)
-        (attachment,) = case.doc["attachments"]
-        return (case.folder / attachment["file"]).read_bytes()
+CaseOf = Callable[[str], flow.Case]
 
 
-def send_one_photo(
-    chromium: Browser, server: LiveServer, photo: Path, *, clean: bool, shown: str
-) -> SentPhoto:
-    """Sends `photo` through the intake page, with the metadata box as `clean`
-    says, after the file list has said `shown` about it."""
+def story_with_files(page: Page, server: LiveServer, files: list[Path]) -> str:
+    """Opens the form, tells a story holding a fresh canary and chooses `files`;
+    returns the canary that finds the case later."""
     canary = "canary-" + secrets.token_hex(8)
-    page = chromium.new_page()
     flow.open_page(page, server)
     flow.go_to(page, "story")
     page.fill("#q-story", canary)
     flow.go_to(page, "files")
-    page.set_input_files("#files", str(photo))
-    if not clean:
-        page.uncheck("#clean-metadata")
-    expect(page.locator("#file-list")).to_contain_text(shown)
+    page.set_input_files("#files", [str(f) for f in files])
+    return canary
+
+
+def send_from_the_files_step(page: Page) -> None:
     flow.next_step(page)
     flow.decline_codename(page)
     flow.send(page)
     page.close()
-    return SentPhoto(server, canary)
+
+
+def send_one_photo(
+    chromium: Browser, server: LiveServer, photo: Path, *, clean: bool, shown: str
+) -> str:
+    """Sends `photo` through the intake page, with the metadata box as `clean`
+    says, after the file list has said `shown` about it; returns the canary."""
+    page = chromium.new_page()
+    canary = story_with_files(page, server, [photo])
+    if not clean:
+        page.uncheck("#clean-metadata")
+    expect(page.locator("#file-list")).to_contain_text(shown)
+    send_from_the_files_step(page)
+    return canary
+
+
+def only_attachment(case: flow.Case) -> bytes:
+    """The one attachment of a case, as the verifier tool decrypted it."""
+    (attachment,) = case.doc["attachments"]
+    return (case.folder / str(attachment["file"])).read_bytes()
 
 
 def test_a_photo_keeps_its_hidden_data_when_he_chooses_to_send_it_as_it_is(
-    chromium: Browser,
-    page_server: LiveServer,
-    demo_org: Path,
-    tools_env: dict[str, str],
-    tmp_path: Path,
+    chromium: Browser, page_server: LiveServer, case_of: CaseOf, tmp_path: Path
 ) -> None:
     photo = jpeg_with_gps(tmp_path / "as-is.jpg")
-    received = send_one_photo(
-        chromium, page_server, photo, clean=False, shown="будут отправлены"
-    ).received(demo_org, tools_env, tmp_path)
-    assert received == photo.read_bytes()
+    canary = send_one_photo(chromium, page_server, photo, clean=False, shown="будут отправлены")
+    assert only_attachment(case_of(canary)) == photo.read_bytes()
 
 
 # Decodes images in this Chromium and returns their pixels, so a stripped
@@ -221,16 +214,12 @@ def test_a_broken_webp_is_reported_as_not_cleaned(page: Page, tmp_path: Path) ->
 
 
 def test_a_webp_photo_reaches_the_organisation_without_its_place_or_camera(
-    chromium: Browser,
-    page_server: LiveServer,
-    demo_org: Path,
-    tools_env: dict[str, str],
-    tmp_path: Path,
+    chromium: Browser, page_server: LiveServer, case_of: CaseOf, tmp_path: Path
 ) -> None:
     photo = webp_with_gps(tmp_path / "фото.webp")
-    received = send_one_photo(
-        chromium, page_server, photo, clean=True, shown="скрытые данные будут удалены"
-    ).received(demo_org, tools_env, tmp_path)
+    shown = "скрытые данные будут удалены"
+    canary = send_one_photo(chromium, page_server, photo, clean=True, shown=shown)
+    received = only_attachment(case_of(canary))
     for marker in PLACE_AND_CAMERA:
         assert marker in photo.read_bytes() and marker not in received, marker
     assert "exif" not in Image.open(io.BytesIO(received)).info
@@ -246,22 +235,13 @@ def file_row(page: Page, name: str) -> Any:
 
 
 def test_files_the_page_cannot_clean_are_held_until_he_decides_each_one(
-    chromium: Browser,
-    page_server: LiveServer,
-    demo_org: Path,
-    tools_env: dict[str, str],
-    tmp_path: Path,
+    chromium: Browser, page_server: LiveServer, case_of: CaseOf, tmp_path: Path
 ) -> None:
     heic = heic_with_gps(tmp_path / "IMG_0001.HEIC")
     video = mp4_with_place(tmp_path / "video.mp4")
     pdf = pdf_with_author(tmp_path / "повестка.pdf")
-    canary = "canary-" + secrets.token_hex(8)
     page = chromium.new_page()
-    flow.open_page(page, page_server)
-    flow.go_to(page, "story")
-    page.fill("#q-story", canary)
-    flow.go_to(page, "files")
-    page.set_input_files("#files", [str(heic), str(video), str(pdf)])
+    canary = story_with_files(page, page_server, [heic, video, pdf])
     for name in (heic.name, video.name, pdf.name):
         row = file_row(page, name)
         expect(row).to_contain_text(WARNING_RU)
@@ -283,12 +263,9 @@ def test_files_the_page_cannot_clean_are_held_until_he_decides_each_one(
     for name in (heic.name, pdf.name):
         expect(file_row(page, name)).not_to_contain_text(WARNING_RU)
         expect(file_row(page, name)).to_contain_text("будет отправлен как есть")
-    flow.next_step(page)
-    flow.decline_codename(page)
-    flow.send(page)
-    page.close()
+    send_from_the_files_step(page)
 
-    case = flow.find_case(flow.pull_and_decrypt(page_server, demo_org, tools_env, tmp_path), canary)
+    case = case_of(canary)
     by_name = {a["name"]: a for a in case.doc["attachments"]}
     assert set(by_name) == {heic.name, pdf.name}  # the video he took out never left
     for original in (heic, pdf):

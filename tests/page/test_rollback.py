@@ -8,6 +8,7 @@ does not reach it; a page without an anchor refuses too (fail closed).
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,7 @@ def revoked(demo_org: Path, server: LiveServer, tmp_path: Path) -> Revocation:
 def test_intake_page_refuses_a_chain_rolled_back_to_before_a_revocation(
     chromium: Browser, server: LiveServer, revoked: Revocation
 ) -> None:
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         serve_chain(context, [revoked.genesis])  # the revoked key is still active in it
         page = context.new_page()
         page.goto(server.url + "/en/")
@@ -39,15 +39,12 @@ def test_intake_page_refuses_a_chain_rolled_back_to_before_a_revocation(
         expect(form).to_have_attribute("data-state", "error", timeout=TIMEOUT)
         expect(page.locator("#form-alert")).to_contain_text(REFUSED)
         assert page.text_content("#manifest-fingerprint") == "…"
-    finally:
-        context.close()
 
 
 def test_intake_page_shows_the_key_set_of_the_newest_chain(
     chromium: Browser, server: LiveServer, revoked: Revocation
 ) -> None:
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         page = context.new_page()
         page.goto(server.url + "/")
         expect(page.locator("#intake-form")).to_have_attribute(
@@ -55,15 +52,12 @@ def test_intake_page_shows_the_key_set_of_the_newest_chain(
         )
         shown = page.text_content("#manifest-fingerprint")
         assert shown == revoked.latest.key_set_fingerprint
-    finally:
-        context.close()
 
 
 def test_intake_page_without_its_anchor_refuses_to_encrypt(
     chromium: Browser, server: LiveServer
 ) -> None:
-    context = chromium.new_context()
-    try:
+    with closing(chromium.new_context()) as context:
         strip_anchor(context, "/en/")
         page = context.new_page()
         page.goto(server.url + "/en/")
@@ -71,5 +65,3 @@ def test_intake_page_without_its_anchor_refuses_to_encrypt(
             "data-state", "error", timeout=TIMEOUT
         )
         expect(page.locator("#form-alert")).to_contain_text(REFUSED)
-    finally:
-        context.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.page import flow
 from tests.page.images import jpeg_with_gps
@@ -73,14 +73,7 @@ def test_a_whole_submission_talks_only_to_its_own_origin_and_leaves_no_trace(
 def test_quick_exit_leaves_for_a_neutral_site_and_cannot_be_gone_back_to(
     chromium: Browser, page_server: LiveServer
 ) -> None:
-    context = chromium.new_context()
-    # The neutral site is answered here so the test needs no network; the page
-    # itself never requests it: the applicant's own navigation does.
-    context.route(
-        "https://www.google.com/**",
-        lambda route: route.fulfill(body="weather", content_type="text/html"),
-    )
-    page = context.new_page()
+    context, page = flow.laptop_context(chromium)
     flow.open_page(page, page_server)
     flow.fill(page, "#q-contact-address", "@secret-handle")  # a late step: many entries behind
     entries = page.evaluate("() => history.length")
@@ -95,12 +88,7 @@ def test_quick_exit_leaves_for_a_neutral_site_and_cannot_be_gone_back_to(
 def test_esc_three_times_is_a_quick_exit_said_on_the_page_even_from_a_text_box(
     chromium: Browser, page_server: LiveServer
 ) -> None:
-    context = chromium.new_context()  # a laptop: keyboard and mouse
-    context.route(
-        "https://www.google.com/**",
-        lambda route: route.fulfill(body="weather", content_type="text/html"),
-    )
-    page = context.new_page()
+    context, page = flow.laptop_context(chromium)
     flow.open_page(page, page_server)
     expect(page.locator(".exit-hint")).to_have_text(
         "Нажмите Esc три раза, чтобы быстро уйти с этого сайта."
@@ -124,12 +112,7 @@ def test_esc_three_times_is_a_quick_exit_said_on_the_page_even_from_a_text_box(
 def test_esc_three_times_leaves_the_mailbox_page_too(
     chromium: Browser, page_server: LiveServer
 ) -> None:
-    context = chromium.new_context()
-    context.route(
-        "https://www.google.com/**",
-        lambda route: route.fulfill(body="weather", content_type="text/html"),
-    )
-    page = context.new_page()
+    context, page = flow.laptop_context(chromium)
     page.goto(page_server.url + "/en/mailbox/")
     expect(page.locator("#mailbox")).to_have_attribute("data-state", "ready", timeout=60_000)
     expect(page.locator(".exit-hint")).to_have_text(
@@ -153,16 +136,13 @@ def test_on_a_phone_the_esc_hint_stays_in_the_safety_notes(
     context.close()
 
 
-def test_the_tab_title_can_be_made_neutral(chromium: Browser, page_server: LiveServer) -> None:
-    page = chromium.new_page()
-    flow.open_page(page, page_server)
+def test_the_tab_title_can_be_made_neutral(page: Page) -> None:
     assert page.title() == "Конфиденциальное обращение"
     page.locator("details.safety summary").click()
     page.check("#neutral-title")
     assert page.title() == "Заметки"
     page.uncheck("#neutral-title")
     assert page.title() == "Конфиденциальное обращение"
-    page.close()
 
 
 def test_search_engines_are_told_not_to_index_the_page(

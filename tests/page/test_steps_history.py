@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
 from tests.page import flow
 from tests.support.live_server import LiveServer
@@ -33,6 +33,24 @@ def record_dialogs(page: Page, *, accept: bool) -> list[str]:
 
     page.on("dialog", answer)
     return seen
+
+
+def phone_on_the_form(
+    chromium: Browser, page_server: LiveServer, *, accept: bool = False
+) -> tuple[BrowserContext, Page, list[str]]:
+    """A phone with the form open; its dialogs are recorded and accepted or dismissed."""
+    context, page = flow.phone_context(chromium)
+    dialogs = record_dialogs(page, accept=accept)
+    flow.open_page(page, page_server)
+    return context, page, dialogs
+
+
+def send_a_story(page: Page) -> str:
+    """The least an applicant can send: a story, no codename. Returns the reference."""
+    flow.fill(page, "#q-story", "Я не хочу воевать.")
+    flow.go_to(page, "reply")
+    flow.decline_codename(page)
+    return flow.send(page)
 
 
 def test_back_and_forward_on_a_slow_phone_move_between_steps_and_keep_the_answers(
@@ -72,9 +90,7 @@ def test_back_and_forward_on_a_slow_phone_move_between_steps_and_keep_the_answer
 def test_leaving_with_unsent_answers_is_asked_first_and_staying_keeps_them(
     chromium: Browser, page_server: LiveServer
 ) -> None:
-    context, page = flow.phone_context(chromium)
-    dialogs = record_dialogs(page, accept=False)
-    flow.open_page(page, page_server)
+    context, page, dialogs = phone_on_the_form(chromium, page_server)
     page.fill("#q-city", "Ереван")
     page.evaluate("() => history.back()")  # the back gesture on the first step leaves the page
     expect(page.locator("#q-city")).to_have_value("Ереван")
@@ -86,9 +102,7 @@ def test_leaving_with_unsent_answers_is_asked_first_and_staying_keeps_them(
 def test_an_untouched_page_is_left_without_a_question(
     chromium: Browser, page_server: LiveServer
 ) -> None:
-    context, page = flow.phone_context(chromium)
-    dialogs = record_dialogs(page, accept=False)
-    flow.open_page(page, page_server)
+    context, page, dialogs = phone_on_the_form(chromium, page_server)
     page.go_back()
     assert page.url == "about:blank"
     assert dialogs == []
@@ -98,9 +112,7 @@ def test_an_untouched_page_is_left_without_a_question(
 def test_a_reload_starts_again_at_the_first_step_as_nothing_was_kept(
     chromium: Browser, page_server: LiveServer
 ) -> None:
-    context, page = flow.phone_context(chromium)
-    dialogs = record_dialogs(page, accept=True)
-    flow.open_page(page, page_server)
+    context, page, dialogs = phone_on_the_form(chromium, page_server, accept=True)
     page.fill("#q-city", "Ереван")
     flow.go_to(page, "service")
     page.reload()
@@ -114,13 +126,8 @@ def test_a_reload_starts_again_at_the_first_step_as_nothing_was_kept(
 def test_after_sending_nothing_asks_and_back_leaves_at_once(
     chromium: Browser, page_server: LiveServer
 ) -> None:
-    context, page = flow.phone_context(chromium)
-    dialogs = record_dialogs(page, accept=False)
-    flow.open_page(page, page_server)
-    flow.fill(page, "#q-story", "Я не хочу воевать.")
-    flow.go_to(page, "reply")
-    flow.decline_codename(page)
-    flow.send(page)
+    context, page, dialogs = phone_on_the_form(chromium, page_server)
+    send_a_story(page)
     page.go_back()  # not through the steps of a form that is gone
     assert page.url == "about:blank"
     assert dialogs == []
@@ -130,13 +137,8 @@ def test_after_sending_nothing_asks_and_back_leaves_at_once(
 def test_the_quick_exit_asks_nothing_and_back_never_returns_to_the_site(
     chromium: Browser, page_server: LiveServer
 ) -> None:
-    context, page = flow.phone_context(chromium)
-    context.route(
-        "https://www.google.com/**",
-        lambda route: route.fulfill(body="weather", content_type="text/html"),
-    )
-    dialogs = record_dialogs(page, accept=False)
-    flow.open_page(page, page_server)
+    context, page, dialogs = phone_on_the_form(chromium, page_server)
+    flow.answer_the_neutral_site(context)
     page.fill("#q-city", "Ереван")
     flow.go_to(page, "refusal")  # four steps in: four entries of this site behind
     page.click("#exit-now")
@@ -150,17 +152,9 @@ def test_the_quick_exit_asks_nothing_and_back_never_returns_to_the_site(
 def test_the_sent_screen_explains_the_number_and_one_button_leaves_the_site(
     chromium: Browser, page_server: LiveServer
 ) -> None:
-    context, page = flow.phone_context(chromium)
-    context.route(
-        "https://www.google.com/**",
-        lambda route: route.fulfill(body="weather", content_type="text/html"),
-    )
-    dialogs = record_dialogs(page, accept=False)
-    flow.open_page(page, page_server)
-    flow.fill(page, "#q-story", "Я не хочу воевать.")
-    flow.go_to(page, "reply")
-    flow.decline_codename(page)
-    reference = flow.send(page)
+    context, page, dialogs = phone_on_the_form(chromium, page_server)
+    flow.answer_the_neutral_site(context)
+    reference = send_a_story(page)
     done = page.locator("#done")
     expect(page.locator("#done-text")).to_have_text(f"Номер сообщения: {reference}")
     expect(done).to_contain_text("Это не пароль и не кодовая фраза")

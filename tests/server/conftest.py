@@ -22,10 +22,10 @@ from pydantic import SecretStr
 from server_helpers import World
 from sqlalchemy.engine import make_url
 
-from app.main import create_app
 from app.migrate import upgrade
 from app.models import Base
 from app.settings import Settings
+from tests.support.app_clients import app_clients
 
 # Starlette 1.x asks for `httpx2` under its TestClient; the project pins
 # `httpx`, which works the same. Only this one import-time warning is
@@ -150,17 +150,8 @@ def make_settings(database_url: str, tmp_path: Path, world: World) -> Callable[.
 
 @pytest.fixture
 def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
-    clients: list[TestClient] = []
-
-    def make(**overrides: Any) -> TestClient:
-        client = TestClient(create_app(make_settings(**overrides)))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    with app_clients(make_settings) as make:
+        yield make
 
 
 @pytest.fixture

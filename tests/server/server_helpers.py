@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 
 import crypto
-from app.pow import solve
+from tests.support.pow import solved
 
 ORG = {"name": "Test NGO", "contact": "intake@example.org"}
 
@@ -149,11 +149,7 @@ def submit(client: Any, envelopes: dict[str, bytes], kind: str = "submission", *
 
 
 def pow_proof(client: Any) -> dict[str, str]:
-    issued = client.post("/api/v1/challenges").json()
-    return {
-        "challenge": issued["challenge"],
-        "nonce": solve(issued["challenge"], issued["difficulty"]),
-    }
+    return solved(client.post("/api/v1/challenges").json())
 
 
 _STEP = itertools.count()

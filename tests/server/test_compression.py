@@ -118,15 +118,18 @@ def test_the_plain_file_when_no_coding_we_have_is_accepted(
     assert_hardened(response, settings)
 
 
-def test_gzip_goes_to_a_client_that_accepts_both_so_the_admin_tools_can_read_it(
+def test_br_goes_to_a_client_that_accepts_both_as_it_is_the_smaller(
     client: TestClient,
 ) -> None:
-    # Chromium's header, which intake-admin site-digest copies (it decodes gzip only).
+    # Chromium's header (which intake-admin site-digest copies when it can read br).
     response, _ = fetch(client, "/static/js/intake-page.js", "gzip, deflate, br, zstd")
-    assert response.headers["content-encoding"] == PREFERENCE[0] == "gzip"
-    # q-values come first: a client that prefers br gets br.
-    response, _ = fetch(client, "/static/js/intake-page.js", "gzip;q=0.5, br")
-    assert response.headers["content-encoding"] == "br"
+    assert response.headers["content-encoding"] == PREFERENCE[0] == "br"
+    # q-values come first: a client that prefers gzip gets gzip.
+    response, _ = fetch(client, "/static/js/intake-page.js", "gzip, br;q=0.5")
+    assert response.headers["content-encoding"] == "gzip"
+    # What the admin tools send without the brotli package.
+    response, _ = fetch(client, "/static/js/intake-page.js", "gzip, deflate")
+    assert response.headers["content-encoding"] == "gzip"
 
 
 def test_choose_follows_q_values_then_the_servers_order() -> None:
@@ -134,8 +137,8 @@ def test_choose_follows_q_values_then_the_servers_order() -> None:
     assert choose("") is None
     assert choose("br") == "br"
     assert choose("BR;Q=0.9, gzip;q=0.8") == "br"
-    assert choose("*") == "gzip"
-    assert choose("*, gzip;q=0") == "br"
+    assert choose("*") == "br"
+    assert choose("*, br;q=0") == "gzip"
     assert choose("gzip;q=garbage") is None
     assert choose("br", available=["gzip"]) is None
 

@@ -23,11 +23,11 @@ from typing import Any
 import httpx
 import pytest
 from conftest import FreshDatabase
-from server_helpers import World, seal
+from server_helpers import World, put, seal
 
 import crypto
-from app.pow import solve
 from tests.support.live_server import LiveServer, live_server
+from tests.support.pow import solved
 
 BITS = 8  # cheap for the honest client in Python; junk carries no proof at all
 TIMEOUT = 60.0
@@ -143,11 +143,7 @@ def junk_upload(http: httpx.Client) -> httpx.Response:
 def honest_mailbox_check(http: httpx.Client) -> httpx.Response:
     issued = http.post("/api/v1/mailbox/challenges")
     assert issued.status_code == 200, issued.text
-    challenge = issued.json()
-    proof = {
-        "challenge": challenge["challenge"],
-        "nonce": solve(challenge["challenge"], challenge["difficulty"]),
-    }
+    proof = solved(issued.json())
     return http.post(
         "/api/v1/mailbox", json={"token": crypto.b64e(secrets.token_bytes(32)), "pow": proof}
     )
@@ -158,21 +154,13 @@ def honest_submission(http: httpx.Client, genesis: dict[str, Any]) -> str:
     form = seal(genesis, b"an honest report")
     issued = http.post("/api/v1/challenges")
     assert issued.status_code == 200, issued.text
-    challenge = issued.json()
-    proof = {
-        "challenge": challenge["challenge"],
-        "nonce": solve(challenge["challenge"], challenge["difficulty"]),
-    }
+    proof = solved(issued.json())
     body = {"kind": "submission", "envelopes": [{"id": "form", "size": len(form)}], "pow": proof}
     created = http.post("/api/v1/submissions", json=body)
     assert created.status_code == 201, created.text
     sid = created.json()["id"]
-    put = http.put(
-        f"/api/v1/submissions/{sid}/envelopes/form?offset=0",
-        content=form,
-        headers={"Content-Type": "application/octet-stream"},
-    )
-    assert put.status_code == 200, put.text
+    uploaded = put(http, sid, "form", 0, form)
+    assert uploaded.status_code == 200, uploaded.text
     final = http.post(f"/api/v1/submissions/{sid}/finalise")
     assert final.status_code == 200, final.text
     status: str = final.json()["status"]

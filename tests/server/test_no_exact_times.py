@@ -33,9 +33,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import sqlalchemy as sa
+from server_helpers import put
 
 import crypto
-from app.pow import solve
 from tests.resilience.support import (
     ClientStats,
     DemoOrg,
@@ -47,6 +47,7 @@ from tests.resilience.support import (
 )
 from tests.support.databases import fresh_database
 from tests.support.live_server import LiveServer, live_server, run_cli
+from tests.support.pow import solved
 
 HOUR_NS = 3600 * 1_000_000_000
 # A date and a time of day, as ISO 8601 / SQL text: "2026-12-04T13:27:31.5Z".
@@ -292,11 +293,7 @@ def _followup(server: LiveServer, org: DemoOrg) -> bytes:
     )
     with httpx.Client(base_url=server.url, timeout=60) as http:
         sid = _create(http, "followup", {"form": form})
-        response = http.put(
-            f"/api/v1/submissions/{sid}/envelopes/form?offset=0",
-            content=form,
-            headers={"Content-Type": "application/octet-stream"},
-        )
+        response = put(http, sid, "form", 0, form)
         assert response.status_code == 200, response.text
         final = http.post(f"/api/v1/submissions/{sid}/finalise")
         assert final.json()["status"] == "complete", final.text
@@ -308,10 +305,7 @@ def _create(http: httpx.Client, kind: str, envelopes: dict[str, bytes]) -> str:
     body = {
         "kind": kind,
         "envelopes": [{"id": eid, "size": len(data)} for eid, data in envelopes.items()],
-        "pow": {
-            "challenge": issued["challenge"],
-            "nonce": solve(issued["challenge"], issued["difficulty"]),
-        },
+        "pow": solved(issued),
     }
     response = _answered(lambda: http.post("/api/v1/submissions", json=body))
     assert response.status_code == 201, response.text
@@ -349,10 +343,7 @@ def _reply_and_read(server: LiveServer, org: DemoOrg, token: bytes) -> None:
     assert pushed.status_code == 200, pushed.text
     with httpx.Client(base_url=server.url, timeout=60) as http:
         issued = _answered(lambda: http.post("/api/v1/mailbox/challenges")).json()
-        proof = {
-            "challenge": issued["challenge"],
-            "nonce": solve(issued["challenge"], issued["difficulty"]),
-        }
+        proof = solved(issued)
         read = _answered(
             lambda: http.post("/api/v1/mailbox", json={"token": crypto.b64e(token), "pow": proof})
         )

@@ -12,6 +12,7 @@ from server_helpers import create, pow_proof, seal
 
 import crypto
 from app.pow import ProofOfWork, leading_zero_bits, proof_ok, solve
+from tests.support.pow import solved
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -140,11 +141,7 @@ def test_mailbox_is_rate_limited_without_regard_to_who_asks(
 
 
 def _mailbox_proof(client: TestClient) -> dict[str, str]:
-    issued = client.post("/api/v1/mailbox/challenges").json()
-    return {
-        "challenge": issued["challenge"],
-        "nonce": solve(issued["challenge"], issued["difficulty"]),
-    }
+    return solved(client.post("/api/v1/mailbox/challenges").json())
 
 
 def test_requests_without_a_valid_unspent_proof_never_drain_a_bucket(

@@ -30,6 +30,7 @@ from crypto import (
     IntakeCryptoError,
     InvalidEnvelope,
     Keyring,
+    Manifest,
     ManifestRef,
     TrustRoot,
     VerifierEntry,
@@ -1139,6 +1140,31 @@ def padding_doc() -> dict[str, Any]:
 # -- requests.json ----------------------------------------------------------------------
 
 
+def request_fields(
+    name: str, method: str, target: str, body: bytes, now: int, auth: str
+) -> dict[str, Any]:
+    """The request a courier vector describes, first in its JSON object."""
+    return {
+        "name": name,
+        "method": method,
+        "target": target,
+        "body": b64e(body),
+        "now": now,
+        "authorization": auth,
+    }
+
+
+def request_class(
+    auth: str, method: str, target: str, body: bytes, manifest: Manifest, now: int
+) -> str:
+    """What `verify_request` makes of a signed courier request: "ok" or its failure class."""
+    try:
+        verify_request(auth, method, target, blake2b(32, body), manifest, now)
+    except IntakeCryptoError as exc:
+        return exc.reason
+    return "ok"
+
+
 def requests_doc() -> dict[str, Any]:
     ts = 1780272000  # 2026-06-01T00:00:00Z
     vecs = []
@@ -1148,21 +1174,12 @@ def requests_doc() -> dict[str, Any]:
     def vector(
         name: str, method: str, target: str, body: bytes, now: int, auth: str, expect: str
     ) -> None:
-        try:
-            verify_request(auth, method, target, blake2b(32, body), latest, now)
-            got = "ok"
-        except IntakeCryptoError as exc:
-            got = exc.reason
+        got = request_class(auth, method, target, body, latest, now)
         if got != expect:
             raise AssertionError(f"{name}: got {got}, want {expect}")
         vecs.append(
             {
-                "name": name,
-                "method": method,
-                "target": target,
-                "body": b64e(body),
-                "now": now,
-                "authorization": auth,
+                **request_fields(name, method, target, body, now, auth),
                 "signing_bytes": b64e(
                     request_signing_bytes(method, target, int(auth_ts(auth)), blake2b(32, body))
                 )
@@ -1384,8 +1401,9 @@ def build_all() -> dict[str, bytes]:
     }
 
 
-def main(argv: list[str]) -> int:
-    files = build_all()
+def write_or_check(files: dict[str, bytes], argv: list[str]) -> int:
+    """Writes the vector files beside this module; with `--check`, only says
+    which committed files differ and exits 1 if any does."""
     if "--check" in argv:
         stale = [n for n, data in files.items() if (HERE / n).read_bytes() != data]
         for name in stale:
@@ -1395,6 +1413,10 @@ def main(argv: list[str]) -> int:
         (HERE / name).write_bytes(data)
         print(f"{name}: {len(data)} bytes")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return write_or_check(build_all(), argv)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ progress bar in flat memory: the tool streams, it never holds an envelope."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import os
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 import crypto
-from tests.cli.support import PASSPHRASE, entry
+from tests.cli.support import PASSPHRASE, signed_genesis, write_keyring
 
 pytestmark = pytest.mark.slow
 
@@ -83,23 +82,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("scale")
     admins = [crypto.generate_identity("admin", f"admin-{n}") for n in (1, 2)]
     verifier = crypto.generate_identity("verifier", "anna")
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    payload = crypto.build_manifest_payload(
-        version=1,
-        issued=now,
-        expires=now + dt.timedelta(days=30),
-        org={"name": "Scale", "contact": "s@example.invalid"},
-        threshold=2,
-        admins=[a.public() for a in admins],
-        verifiers=[entry(verifier)],
-        couriers=[],
-    )
-    genesis = crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, admins)
-    keyring = base / "keyring"
-    keyring.mkdir()
-    crypto.write_key_file(keyring / "anna.key", verifier, PASSPHRASE)
+    genesis = signed_genesis(admins, [verifier], org_name="Scale")
     root = crypto.TrustRoot(2, frozenset(a.sign_kid for a in admins))
-    (keyring / "trust-root.json").write_text(json.dumps(root.to_json()))
+    keyring = write_keyring(base / "keyring", "anna", verifier, root)
     return {"base": base, "genesis": genesis, "keyring": keyring}
 
 

@@ -10,7 +10,6 @@ wheelhouse (as `make wheelhouse` does) and skips, saying why, without it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
@@ -24,7 +23,14 @@ from pathlib import Path
 import pytest
 
 import crypto
-from tests.cli.support import PASSPHRASE, Attachment, entry, make_submission, write_bundle
+from tests.cli.support import (
+    PASSPHRASE,
+    Attachment,
+    make_submission,
+    signed_genesis,
+    write_bundle,
+    write_keyring,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -140,23 +146,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Install:
 def _bundle_and_keyring(base: Path) -> tuple[Path, Path, str]:
     admins = [crypto.generate_identity("admin", f"admin-{n}") for n in (1, 2)]
     verifier = crypto.generate_identity("verifier", "laptop")
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    payload = crypto.build_manifest_payload(
-        version=1,
-        issued=now,
-        expires=now + dt.timedelta(days=30),
-        org={"name": "Offline", "contact": "o@example.invalid"},
-        threshold=2,
-        admins=[a.public() for a in admins],
-        verifiers=[entry(verifier)],
-        couriers=[],
-    )
-    genesis = crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, admins)
-    keyring = base / "keyring"
-    keyring.mkdir()
-    crypto.write_key_file(keyring / "laptop.key", verifier, PASSPHRASE)
+    genesis = signed_genesis(admins, [verifier], org_name="Offline")
     root = crypto.TrustRoot(2, frozenset(a.sign_kid for a in admins))
-    (keyring / "trust-root.json").write_text(json.dumps(root.to_json()))
+    keyring = write_keyring(base / "keyring", "laptop", verifier, root)
     sub = make_submission(
         crypto.parse_manifest(genesis), attachments=[Attachment("a.pdf", b"%PDF-1.4 offline")]
     )

@@ -169,18 +169,22 @@ function lazy(name) {
 let readyPromise = null;
 
 async function prepare() {
-  // Every module now, while the connection is there: a send started offline
-  // must find them all in place.
-  for (const name of ["exif.js", "codename.js"]) lazy(name).catch(() => {});
-  const [loader, intake, upload] = await Promise.all([
-    lazy("sodium-loader.js"),
+  // Everything at once (the page's <head> has started each file already): on
+  // a slow line each wait in turn would leave the line idle. The manifest
+  // chain's download needs no libsodium, only its check does.
+  const uploading = lazy("upload.js");
+  const chainArrives = uploading.then((upload) => upload.persist(() => upload.api("GET", "/api/v1/manifests")));
+  const sodiumArrives = lazy("sodium-loader.js").then((loader) => loader.loadSodium(JSON.parse(config.vendorSri)));
+  chainArrives.catch(() => {}); // awaited below; a failure is reported once, there
+  sodiumArrives.catch(() => {});
+  const [intake, upload, , sodium] = await Promise.all([
     lazy("intake-crypto.js"),
-    lazy("upload.js"),
+    uploading,
     lazy("pow.js"),
+    sodiumArrives,
   ]);
-  const sodium = await loader.loadSodium(JSON.parse(config.vendorSri));
   intake.init(sodium);
-  const { chain } = await upload.persist(() => upload.api("GET", "/api/v1/manifests"));
+  const { chain } = await chainArrives;
   // (v3) The chain must reach the manifest this (signed) page was rendered
   // for: a chain rolled back to before a revocation is refused, and so is a
   // page without an anchor.
@@ -214,6 +218,10 @@ function getReady() {
     readyPromise.then(
       () => {
         if (form.dataset.state === "loading") setState("ready", t("ready"));
+        // The rest of the modules now, while the connection is there (a send
+        // started offline must find them in place), but after "ready": before
+        // it they would only slow libsodium down on a slow line.
+        for (const name of ["exif.js", "codename.js"]) lazy(name).catch(() => {});
       },
       (error) => {
         console.error("intake: preparing failed:", error); // local only: helps whoever debugs this phone

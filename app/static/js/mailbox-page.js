@@ -79,8 +79,9 @@ function setFollowupState(state, text) {
 
 // ------------------------------------------------------------- set-up
 
-async function verifiedChain() {
-  const { chain } = await api("GET", "/api/v1/manifests");
+/** The verified manifest chain; `answer` is its download, when already started. */
+async function verifiedChain(answer = api("GET", "/api/v1/manifests")) {
+  const { chain } = await answer;
   // (v3) Refuse a chain that stops short of the manifest this page was
   // rendered for (a revoked key would sign "verified" replies again), and a
   // page without an anchor.
@@ -91,8 +92,12 @@ async function verifiedChain() {
 
 async function prepare() {
   setState("loading", t("loading"));
+  // The chain's download needs no libsodium, only its check does: on a slow
+  // line both travel at once (the page's <head> started libsodium already).
+  const chainArrives = api("GET", "/api/v1/manifests");
+  chainArrives.catch(() => {}); // awaited below; a failure is reported once, there
   intake.init(await loadSodium(vendorSri));
-  const trusted = await verifiedChain();
+  const trusted = await verifiedChain(chainArrives);
   document.getElementById("manifest-fingerprint").textContent = trusted.manifest.keySetFingerprint;
   return trusted;
 }
@@ -122,8 +127,31 @@ function wipe(keys) {
   keys.token.fill(0);
 }
 
+// The follow-up being sent ({abandoned}), or null.
+let sending = null;
+
+/** A follow-up send given up because the mailbox was closed. */
+class FollowupAbandoned extends Error {}
+
+/**
+ * Give up the follow-up being sent, if any: a send waiting for the network or
+ * for "Try again" stops at its next step (upload.js calls onState before
+ * every one), and the form is free again. Nothing of it is kept here; what
+ * the server holds of an unfinished send expires there.
+ */
+function abandonFollowup() {
+  if (sending === null) return;
+  sending.abandoned = true;
+  sending = null;
+  const resume = resumeFollowup; // a send stuck until "Try again": let it reach its end now
+  hideFollowupRetry();
+  resume?.();
+  lockFollowup(false);
+}
+
 /** Forget the keys and everything shown; back to the codename form. */
 function closeMailbox() {
+  abandonFollowup();
   wipe(opened);
   opened = null;
   shownReplies = null;
@@ -608,10 +636,11 @@ function lockFollowup(on) {
  * {message} and the same reply object, so the verifier threads it into the
  * case that named this reply key).
  */
-async function sendFollowup(keys, text, items, clean) {
+async function sendFollowup(send, keys, text, items, clean) {
   setFollowupState("encrypting", t("encrypting"));
   // The keys in force now, not those of when the mailbox was opened.
   const { manifest } = await verifiedChain();
+  if (send.abandoned) throw new FollowupAbandoned();
   const recipients = intake.activeVerifiers(manifest);
   const attachments = [];
   for (const item of items) {
@@ -626,7 +655,7 @@ async function sendFollowup(keys, text, items, clean) {
       id: randomHex(16),
       file,
       size: blob.size,
-      sealed: intake.sealBlob(blob, { kind: "attachment", manifest, recipients }),
+      sealed: untilAbandoned(send, intake.sealBlob(blob, { kind: "attachment", manifest, recipients })),
     });
   }
   const sent = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -658,6 +687,7 @@ async function sendFollowup(keys, text, items, clean) {
   const form = {
     size: formSize,
     async build(digests) {
+      if (send.abandoned) throw new FollowupAbandoned();
       const plaintext = encoder.encode(JSON.stringify(content(digests)));
       const { envelope } = await intake.sealBytes(plaintext, { kind: "followup", manifest, recipients });
       plaintext.fill(0);
@@ -673,13 +703,34 @@ async function sendFollowup(keys, text, items, clean) {
       kind: "followup",
       form,
       attachments,
-      onState: showFollowupSendState,
+      onState: (state, info) => {
+        if (!send.abandoned) showFollowupSendState(state, info);
+        // Thrown into upload.js's flow, the send ends before its next request
+        // ("uploading" also comes from an upload's progress events, where a
+        // throw would go nowhere: the next piece stops it, untilAbandoned).
+        else if (state !== "uploading") throw new FollowupAbandoned();
+      },
       timing: config.uploadTiming,
     });
   } finally {
-    hideFollowupRetry();
+    if (!send.abandoned) hideFollowupRetry(); // an abandoned send's box may be another send's now
     for (const { sealed } of attachments) sealed.dispose();
   }
+}
+
+/** A sealed attachment whose pieces stop coming once `send` is abandoned. */
+function untilAbandoned(send, sealed) {
+  return {
+    size: sealed.size,
+    async *parts(options) {
+      for await (const part of sealed.parts(options)) {
+        if (send.abandoned) throw new FollowupAbandoned();
+        yield part;
+      }
+    },
+    digest: () => sealed.digest(),
+    dispose: () => sealed.dispose(),
+  };
 }
 
 const followupRetryBox = document.getElementById("followup-retry-box");
@@ -742,10 +793,13 @@ followupForm.addEventListener("submit", async (event) => {
     return;
   }
   lockFollowup(true);
+  const send = { abandoned: false };
+  sending = send;
   try {
     // A file added a moment ago is looked into now; any he has not decided
     // about stops the follow-up here, before anything is sealed or sent.
     await chooser.inspect(async () => exif);
+    if (send.abandoned) return;
     const undecided = chooser.firstUndecided();
     if (undecided) {
       lockFollowup(false);
@@ -753,15 +807,22 @@ followupForm.addEventListener("submit", async (event) => {
       undecided.querySelector("button[data-accept]")?.focus();
       return;
     }
-    const { id } = await sendFollowup(opened, text, [...chooser.items], chooser.cleaning);
+    const { id } = await sendFollowup(send, opened, text, [...chooser.items], chooser.cleaning);
+    // Closed while its last piece travelled: it went, but this page now shows
+    // no mailbox (or another one), so it is listed nowhere.
+    if (send.abandoned) return;
     rememberSent({ text, files: chooser.items.map((item) => item.file.name), reference: id.slice(0, 8) });
     resetFollowup();
     progressBox.hidden = true;
     setFollowupState("sent", t("sent", { reference: id.slice(0, 8) }));
   } catch (error) {
+    if (send.abandoned) return; // the mailbox was closed: nothing to show
     progressBox.hidden = true;
     reportError(error, (line) => setFollowupState("error", line));
   } finally {
-    lockFollowup(false);
+    if (sending === send) {
+      sending = null;
+      lockFollowup(false);
+    }
   }
 });

@@ -57,9 +57,11 @@ function whenLoaded(element, name) {
 
 // A module is integrity-checked only when it enters the module map through a
 // <link rel="modulepreload" integrity=...>; a later import() of the same URL
-// reuses that checked module. The page is expected to carry these links in its
-// <head>; if it does not, we add them here, one at a time (libsodium.mjs first,
-// so the wrappers' own import of it can only resolve to the checked copy).
+// reuses that checked module. The page's sodium-preload.js adds these links as
+// the page loads (so libsodium downloads while our modules do); a link already
+// there is used as it is, and one with another integrity value is refused.
+// Without them we add them here, one at a time (libsodium.mjs first, so the
+// wrappers' own import of it can only resolve to the checked copy).
 async function preloadModule(name, integrity) {
   const href = new URL(VENDOR + name, document.baseURI).href;
   for (const link of document.querySelectorAll('link[rel="modulepreload"]')) {

@@ -1,0 +1,39 @@
+// Starts libsodium.js downloading with the page, before any module of ours
+// has arrived: libsodium is most of the bytes before "ready", and on a slow
+// line the page waited seconds for the modules that ask for it.
+//
+// Only the build this browser will run is fetched (sodium-loader.js chooses
+// the same way): the ES-module WebAssembly build where WebAssembly exists,
+// the classic asm.js build where it does not (Tor Browser "Safer"). Each file
+// is pinned by the SRI value the page puts on this script's own
+// data-vendor-sri, and sodium-loader.js uses exactly these links (or refuses
+// one whose integrity differs). A classic async script, so it runs as soon as
+// it arrives; it only adds <link> elements (the CSP allows no inline script).
+(() => {
+  "use strict";
+  const script = document.currentScript;
+  let sri = null;
+  try {
+    sri = JSON.parse(script.dataset.vendorSri);
+  } catch (error) {
+    return; // sodium-loader.js loads the files itself (and reports what is wrong)
+  }
+  const wasm = typeof WebAssembly === "object";
+  const names = wasm ? ["libsodium.mjs", "libsodium-wrappers.mjs"] : ["libsodium.js", "libsodium-wrappers.js"];
+  for (const name of names) {
+    const integrity = sri && sri[name];
+    if (typeof integrity !== "string") return; // never an unpinned fetch
+    const link = document.createElement("link");
+    if (wasm) {
+      // The core first: the wrappers' own import of it then resolves to this checked copy.
+      link.rel = "modulepreload";
+    } else {
+      link.rel = "preload";
+      link.as = "script";
+    }
+    link.href = "/static/vendor/" + name;
+    link.integrity = integrity;
+    link.crossOrigin = "anonymous";
+    document.head.appendChild(link);
+  }
+})();

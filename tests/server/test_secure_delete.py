@@ -1,0 +1,130 @@
+"""A deleted reply leaves no ciphertext in the SQLite files.
+
+SQLite frees a deleted row's space without overwriting it: left alone, a
+seized disk would still hold replies applicants deleted (and envelopes the
+verifiers receipted). `PRAGMA secure_delete` on every connection zeroes
+freed content. Real file, real migrations, a real delete through the API.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from server_helpers import World, courier_post, make_reply
+from sqlalchemy import delete, event
+
+import crypto
+from app import clock
+from app.db import make_engine, make_session_factory, read_connection, transaction
+from app.main import create_app
+from app.migrate import upgrade
+from app.models import Reply
+from app.settings import Settings
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+CODENAME = "alpha bravo charlie delta echo foxtrot golf hotel india"
+
+
+def _settings(tmp_path: Path, world: World) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'intake.db'}",
+        blob_dir=tmp_path / "blobs",
+        environment="test",
+        trust_root=world.trust_root(),
+        pow_difficulty=0,
+        mailbox_pow_difficulty=0,
+        pow_secret=SecretStr("a" * 64),
+        min_free_bytes=0,
+        rate_limit_scale=0,
+    )
+
+
+def _database_bytes(tmp_path: Path) -> bytes:
+    """The database and whatever WAL, shared memory or journal exists beside it."""
+    return b"".join(
+        path.read_bytes()
+        for suffix in ("", "-wal", "-shm", "-journal")
+        if (path := tmp_path / f"intake.db{suffix}").is_file()
+    )
+
+
+def _pieces(ciphertext: bytes) -> list[bytes]:
+    """32-byte slices: a row split over overflow pages keeps each slice whole or nearly."""
+    return [ciphertext[i : i + 32] for i in range(0, len(ciphertext) - 31, 16)]
+
+
+def _found(pieces: list[bytes], haystack: bytes) -> list[int]:
+    return [n for n, piece in enumerate(pieces) if piece in haystack]
+
+
+def test_every_sqlite_connection_deletes_securely(tmp_path: Path, world: World) -> None:
+    engine = make_engine(_settings(tmp_path, world))
+    try:
+        with read_connection(engine) as first, read_connection(engine) as second:
+            for connection in (first, second):
+                assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_without_secure_delete_a_deleted_reply_would_stay_on_disk(
+    tmp_path: Path, world: World, genesis: dict[str, Any]
+) -> None:
+    """The control: the search below finds what SQLite leaves when not told
+    to overwrite, so its finding nothing means something."""
+    settings = _settings(tmp_path, world)
+    upgrade(settings)
+    item, _keys = make_reply(world, genesis, CODENAME)
+    envelope = crypto.b64d(item["envelope"])
+    engine = make_engine(settings)
+    event.listen(
+        engine, "connect", lambda dbapi, _record: dbapi.execute("PRAGMA secure_delete=OFF")
+    )
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            session.add(
+                Reply(
+                    mailbox=item["mailbox"],
+                    envelope=envelope,
+                    kid=item["kid"],
+                    sig=crypto.b64d(item["sig"]),
+                    created=clock.now(),
+                )
+            )
+        with transaction(make_session_factory(engine)) as session:
+            session.execute(delete(Reply))
+    finally:
+        engine.dispose()
+
+    assert _found(_pieces(envelope), _database_bytes(tmp_path)) != []
+
+
+def test_a_deleted_reply_leaves_no_ciphertext_in_the_database_files(
+    tmp_path: Path, world: World, genesis: dict[str, Any]
+) -> None:
+    settings = _settings(tmp_path, world)
+    upgrade(settings)
+    item, keys = make_reply(world, genesis, CODENAME)
+    pieces = _pieces(crypto.b64d(item["envelope"]))
+
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/api/v1/manifests", json=genesis).status_code == 201
+        document = {"type": "intake/replies", "replies": [item]}
+        pushed = courier_post(client, world, "/api/v1/courier/replies", document)
+        assert pushed.json() == {"accepted": 1}
+        # The search can find it: the reply is on disk before the delete.
+        assert _found(pieces, _database_bytes(tmp_path)) != []
+
+        token = crypto.b64e(keys.token)
+        deleted = client.post("/api/v1/mailbox/delete", json={"token": token, "all": True})
+        assert deleted.json() == {"deleted": 1}, deleted.text
+    # The server has stopped: its last connection checkpointed the WAL into
+    # the database, and that is what a seized disk holds.
+
+    assert _found(pieces, _database_bytes(tmp_path)) == []

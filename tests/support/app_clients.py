@@ -1,0 +1,33 @@
+"""In-process clients of the real app, for the fixtures that hand tests a `make_client`."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from app.main import create_app
+from app.settings import Settings
+
+with warnings.catch_warnings():
+    # Starlette's TestClient asks for `httpx2`; the project pins `httpx`.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+
+@contextmanager
+def app_clients(settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
+    """Makes started clients of `create_app(settings(**overrides))`; stops them all
+    (lifespan shutdown included) when the block ends."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        client = TestClient(create_app(settings(**overrides)))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
