@@ -11,20 +11,31 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from app.courier import bundle, service
+from app.courier import bundle, recipients, service
 from app.courier.auth import CourierDep
 from app.db import reading, writing
 from app.http import parse_json_object
 from app.runtime import RuntimeDep
+from crypto.encoding import HEX32
 
 router = APIRouter(prefix="/api/v1/courier", tags=["courier"])
 
 MAX_BUNDLE_LIMIT = 500
+KID_PATTERN = f"^{HEX32}$"
 
 
 @router.get("/submissions")
 async def list_submissions(courier: CourierDep, runtime: RuntimeDep) -> dict[str, Any]:
     return {"submissions": await reading(runtime.engine, service.listing)}
+
+
+@router.get("/recipients")
+async def get_recipients(
+    courier: CourierDep,
+    runtime: RuntimeDep,
+    kid: Annotated[str | None, Query(pattern=KID_PATTERN)] = None,
+) -> dict[str, Any]:
+    return await run_in_threadpool(recipients.report, runtime, kid)
 
 
 _BUNDLE_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -4,37 +4,33 @@ the admins' signatures are the authority.
 - `/api/v1/manifests`: the chain for browsers, new manifests from admins, and
   the audit log (every version, who signed, when it arrived);
 - `/api/v1/site`: the admins' signed digests of the applicant's pages;
-- `/api/v1/status`: when the latest manifest expires, for admins to renew in time;
-- `/api/v1/courier/recipients`: which held envelopes are sealed to which key
-  (the revocation report), for couriers only.
+- `/api/v1/status`: when the latest manifest expires, for admins to renew in time.
+
+(The revocation report, `/api/v1/courier/recipients`, is a courier route:
+`app.courier.routes`.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.courier.auth import CourierDep
 from app.db import reading, writing
 from app.errors import IntakeError, NoManifest
 from app.http import parse_json_object, read_limited
-from app.manifests import recipients, service, site
+from app.manifests import service, site
 from app.runtime import Runtime, RuntimeDep
-from crypto.encoding import HEX32
 
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_SITE_BYTES = 1024 * 1024
-KID_PATTERN = f"^{HEX32}$"
 
 manifests_router = APIRouter(prefix="/api/v1/manifests", tags=["manifests"])
 site_router = APIRouter(prefix="/api/v1/site", tags=["manifests"])
 status_router = APIRouter(prefix="/api/v1/status", tags=["manifests"])
-recipients_router = APIRouter(prefix="/api/v1/courier/recipients", tags=["courier"])
 
 
 @manifests_router.get("", response_class=Response)
@@ -132,15 +128,6 @@ async def get_status(runtime: RuntimeDep) -> dict[str, Any]:
     return await reading(runtime.engine, build)
 
 
-@recipients_router.get("")
-async def get_recipients(
-    courier: CourierDep,
-    runtime: RuntimeDep,
-    kid: Annotated[str | None, Query(pattern=KID_PATTERN)] = None,
-) -> dict[str, Any]:
-    return await run_in_threadpool(recipients.report, runtime, kid)
-
-
 router = APIRouter()
-for _sub in (manifests_router, site_router, status_router, recipients_router):
+for _sub in (manifests_router, site_router, status_router):
     router.include_router(_sub)

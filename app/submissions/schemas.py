@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.pow.schemas import PowProof
 from crypto import encoding
 
 # The id grammar is the protocol's (crypto.encoding), anchored for pydantic.
@@ -23,11 +24,6 @@ class _Strict(BaseModel):
 class EnvelopeDecl(_Strict):
     id: str = Field(pattern=EID)
     size: int = Field(gt=0)
-
-
-class PowProof(_Strict):
-    challenge: str = Field(max_length=200)
-    nonce: str = Field(max_length=64)
 
 
 class CreateSubmission(_Strict):

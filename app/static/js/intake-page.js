@@ -609,20 +609,17 @@ async function sendWith(answers, attachments) {
       sealed: intake.sealBlob(blob, { kind: "attachment", manifest, onProgress: (done) => showSealed(before + done) }),
     });
   }
-  const sent = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  const sent = new Date();
   const useReply = reply.choice === "codename" && reply.confirmed && reply.mailbox;
   const content = (digests) =>
-    new TextEncoder().encode(
-      JSON.stringify({
-        v: 2,
-        lang,
-        form: { id: formRef.id, version: formRef.version },
-        answers,
-        attachments: attachments.map((a, i) => ({ id: a.id, name: a.name, type: a.type, size: a.size, digest: digests[i] })),
-        ...(useReply ? { reply: { x25519: reply.mailbox.x25519, mailbox: reply.mailbox.mailbox } } : {}),
-        sent,
-      }),
-    );
+    intake.buildContent({
+      lang,
+      form: { id: formRef.id, version: formRef.version },
+      answers,
+      attachments: attachments.map((a, i) => ({ id: a.id, name: a.name, type: a.type, size: a.size, digest: digests[i] })),
+      reply: useReply ? { x25519: reply.mailbox.x25519, mailbox: reply.mailbox.mailbox } : null,
+      sent,
+    });
   const formSize = intake.envelopeSize(content(attachments.map(() => PLACEHOLDER_DIGEST)).length, {
     kind: "submission",
     manifest,

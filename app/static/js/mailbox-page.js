@@ -658,28 +658,27 @@ async function sendFollowup(send, keys, text, items, clean) {
       sealed: untilAbandoned(send, intake.sealBlob(blob, { kind: "attachment", manifest, recipients })),
     });
   }
-  const sent = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-  const content = (digests) => ({
-    v: 2,
-    lang: config.lang,
-    form: { id: "followup", version: 1 },
-    answers: { message: text },
-    attachments: attachments.map(({ id, file, size }) => ({
-      id,
-      name: file.name,
-      type: file.type || "application/octet-stream",
-      size,
-      digest: intake.b64encode(digests.get(id)),
-    })),
-    reply: { x25519: intake.b64encode(keys.replyPublic), mailbox: keys.mailboxId },
-    sent,
-  });
-  const encoder = new TextEncoder();
+  const sent = new Date();
+  const content = (digests) =>
+    intake.buildContent({
+      lang: config.lang,
+      form: { id: "followup", version: 1 },
+      answers: { message: text },
+      attachments: attachments.map(({ id, file, size }) => ({
+        id,
+        name: file.name,
+        type: file.type,
+        size,
+        digest: digests.get(id),
+      })),
+      reply: { x25519: keys.replyPublic, mailbox: keys.mailboxId },
+      sent,
+    });
   // A digest's base64 has one length whatever its value, so the form's size
   // is known before the attachments are encrypted and the server can be
   // told every size up front.
   const placeholder = new Map(attachments.map(({ id }) => [id, new Uint8Array(32)]));
-  const formSize = intake.envelopeSize(encoder.encode(JSON.stringify(content(placeholder))).length, {
+  const formSize = intake.envelopeSize(content(placeholder).length, {
     kind: "followup",
     manifest,
     recipients,
@@ -688,7 +687,7 @@ async function sendFollowup(send, keys, text, items, clean) {
     size: formSize,
     async build(digests) {
       if (send.abandoned) throw new FollowupAbandoned();
-      const plaintext = encoder.encode(JSON.stringify(content(digests)));
+      const plaintext = content(digests);
       const { envelope } = await intake.sealBytes(plaintext, { kind: "followup", manifest, recipients });
       plaintext.fill(0);
       return envelope;
