@@ -13,9 +13,8 @@ from app.db import writing
 from app.errors import InvalidRequest
 from app.http import StrictJSONRoute
 from app.mailbox import service
-from app.pow.schemas import PowProof
+from app.pow.schemas import Challenge, PowProof
 from app.runtime import RuntimeDep
-from app.submissions.schemas import Challenge
 
 router = APIRouter(prefix="/api/v1/mailbox", tags=["mailbox"], route_class=StrictJSONRoute)
 

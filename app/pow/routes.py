@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.pow.schemas import Challenge
 from app.runtime import RuntimeDep
-from app.submissions.schemas import Challenge
 
 router = APIRouter(prefix="/api/v1/challenges", tags=["submissions"])
 

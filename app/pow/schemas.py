@@ -1,5 +1,6 @@
-"""The proof-of-work body a client sends with what a proof pays for (a new
-submission, a mailbox check): the challenge as issued and the nonce found."""
+"""Proof of work on the wire: the challenge the server issues, and the body a
+client sends with what a proof pays for (a new submission, a mailbox check):
+the challenge as issued and the nonce found."""
 
 from __future__ import annotations
 
@@ -13,3 +14,8 @@ class PowProof(BaseModel):
 
     challenge: str = Field(max_length=200)
     nonce: str = Field(max_length=64)
+
+
+class Challenge(BaseModel):
+    challenge: str
+    difficulty: int

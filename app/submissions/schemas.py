@@ -63,8 +63,3 @@ class Offset(BaseModel):
 class Finalised(BaseModel):
     status: Literal["complete"]
     received: str
-
-
-class Challenge(BaseModel):
-    challenge: str
-    difficulty: int
