@@ -16,6 +16,19 @@ from pathlib import Path
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
+# The modules behind the intake-crypto.js facade, in dependency order.
+PROTOCOL_MODULES = (
+    "js/protocol/state.js",
+    "js/protocol/encoding.js",
+    "js/protocol/constants.js",
+    "js/protocol/primitives.js",
+    "js/protocol/manifest.js",
+    "js/protocol/envelope.js",
+    "js/protocol/content.js",
+    "js/protocol/seal.js",
+    "js/protocol/mailbox.js",
+)
+
 # Files the applicant's page may load; the vendored ones come from npm (see
 # scripts/vendor_assets.py) and are absent until `make vendor` has run.
 PAGE_ASSETS = (
@@ -33,6 +46,9 @@ PAGE_ASSETS = (
     "wordlists/ru-retired.txt",
     "wordlists/en-retired.txt",
     "js/intake-crypto.js",
+    # intake-crypto.js's modules (a static import gets no integrity value of its
+    # own: each page preloads these with theirs, see intake.html/mailbox.html).
+    *PROTOCOL_MODULES,
     "js/sodium-loader.js",
     "js/sodium-preload.js",
     "js/pow.js",
