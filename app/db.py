@@ -123,6 +123,36 @@ def read_connection(engine: Engine) -> Connection:
 
 
 @contextmanager
+def core_transaction(engine: Engine) -> Iterator[Connection]:
+    """`transaction` for work done with Core statements (blob rows, upload
+    slots): committed when the block ends, rolled back if it raises, and
+    likewise run inside one worker-thread call. Each is short on purpose:
+    the upload commits its row changes apart from the blob writes, so no
+    transaction is held while bytes are stored."""
+    with engine.begin() as connection:
+        yield connection
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """One read-only transaction that sees a single moment of the database
+    (a backup copies it): REPEATABLE READ on PostgreSQL, a deferred
+    transaction on SQLite, which never takes the write lock."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        options: dict[str, Any] = {
+            "isolation_level": "REPEATABLE READ",
+            "postgresql_readonly": True,
+        }
+    elif dialect == "sqlite":
+        options = {READ_ONLY: True}
+    else:
+        raise ValueError(f"no snapshot for {dialect} databases")
+    with engine.connect().execution_options(**options) as conn, conn.begin():
+        yield conn
+
+
+@contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
     """A session on a `read_connection`."""
     with read_connection(engine) as connection, Session(connection) as session:

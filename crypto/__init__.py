@@ -1,8 +1,9 @@
-"""Intake protocol core: implements docs/PROTOCOL.md version 3 and reads versions 1 and 2.
+"""Intake protocol core: implements docs/PROTOCOL.md version 4 and reads what 1 to 3 wrote.
 
-Version 3 adds reader rules (the page anchor, the key-set fingerprint, short
-manifest validity) and envelopes with ``"v": 3`` (``ENVELOPE_VERSION``; only
-the payload digest changed), and every earlier envelope still opens.
+Version 3 added reader rules (the page anchor, the key-set fingerprint, short
+manifest validity); version 4 writes envelopes with ``"v": 3``
+(``ENVELOPE_VERSION``; only the payload digest changed), and every earlier
+envelope still opens.
 
 Public API (docs/CRYPTO_API.md): everything is importable from ``crypto``.
 Raw libsodium calls live only in ``crypto._sodium``; nothing here imports the
@@ -24,6 +25,7 @@ from crypto.dsse import (
     dsse_payload,
     dsse_sign,
     dsse_valid_signers,
+    dsse_with_signatures,
     pae,
 )
 from crypto.encoding import (
@@ -161,6 +163,7 @@ __all__ = [
     "dsse_payload",
     "dsse_sign",
     "dsse_valid_signers",
+    "dsse_with_signatures",
     "fingerprint",
     "format_time",
     "generate_identity",

@@ -78,6 +78,19 @@ def dsse_add_signature(envelope: Mapping[str, Any], signer: Identity) -> dict[st
     }
 
 
+def dsse_with_signatures(
+    envelope: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """``envelope``'s payload with exactly these ``{"keyid", "sig"}`` entries, unverified."""
+    combined = {
+        "payloadType": envelope["payloadType"],
+        "payload": envelope["payload"],
+        "signatures": [{"keyid": e["keyid"], "sig": e["sig"]} for e in entries],
+    }
+    _parse(combined)
+    return combined
+
+
 def dsse_check_signers(
     envelope: Mapping[str, Any], keys: Mapping[str, bytes]
 ) -> tuple[set[str], set[str]]:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, MetaData, Table, select
 
 from app.backup.archive import ENVELOPES, Readable
 from app.backup.errors import StoreDamaged
+from app.db import read_connection
 from app.runtime import Runtime
 from app.storage import BlobMissing, BlobStore, DatabaseBlobStore
 from app.storage.database import PARTIAL, RowReader
@@ -74,7 +75,7 @@ def blob_sources(
 
 
 def still_referenced(runtime: Runtime, key: str) -> bool:
-    with runtime.engine.connect() as conn:
+    with read_connection(runtime.engine) as conn:
         envelopes = Table(ENVELOPES, MetaData(), autoload_with=conn)
         return (
             conn.execute(

@@ -39,6 +39,7 @@ from app.backup.archive import (
     payload_digest_hex,
 )
 from app.backup.errors import ArchiveInvalid, BackupError, TargetNotEmpty
+from app.db import core_transaction, read_connection
 from app.migrate import alembic_config, downgrade, upgrade
 from app.runtime import Runtime
 from app.storage import BlobStore, DatabaseBlobStore
@@ -231,7 +232,7 @@ def _check_empty(runtime: Runtime) -> None:
     `fs` backend, no blob and no partial in the blob directory."""
     engine = runtime.engine
     names = set(inspect(engine).get_table_names()) - {"alembic_version"}
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         for name in sorted(names):
             table = Table(name, MetaData(), autoload_with=conn)
             if conn.execute(select(text("1")).select_from(table).limit(1)).first() is not None:
@@ -255,7 +256,7 @@ def _prepare_schema(runtime: Runtime, revision: str) -> None:
             f"the archive has schema revision {revision}, unknown to this version of intake; "
             "restore with the version that made it"
         ) from exc
-    with runtime.engine.connect() as conn:
+    with read_connection(runtime.engine) as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     if current not in (None, revision):
         downgrade(settings, "base")  # only ever reached with every table empty
@@ -383,7 +384,7 @@ def restore(runtime: Runtime, path: Path) -> RestoreReport:
         # removes, never rows naming missing blobs.
         count, total, written = _write_blobs(archive, runtime.blobs, referenced)
         try:
-            with runtime.engine.begin() as conn:
+            with core_transaction(runtime.engine) as conn:
                 tables = _insert_rows(conn, archive)
         except SQLAlchemyError as exc:
             for key in written:

@@ -10,13 +10,13 @@ import os
 import secrets
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, MetaData, Table, select
+from sqlalchemy import Connection, MetaData, Table, select
 
 from app import clock
 from app.backup.archive import (
@@ -38,7 +38,7 @@ from app.backup.archive import (
 )
 from app.backup.blobs import blob_sources, still_referenced
 from app.backup.errors import BackupError, StoreDamaged
-from app.db import READ_ONLY
+from app.db import snapshot
 from app.runtime import Runtime
 from crypto.bundle import tar_member
 
@@ -56,24 +56,6 @@ class BackupReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@contextlib.contextmanager
-def _snapshot(engine: Engine) -> Iterator[Connection]:
-    """One read-only transaction that sees a single moment of the database."""
-    dialect = engine.dialect.name
-    if dialect == "postgresql":
-        options: dict[str, Any] = {
-            "isolation_level": "REPEATABLE READ",
-            "postgresql_readonly": True,
-        }
-    elif dialect == "sqlite":
-        # A deferred BEGIN (app.db): a reader that never takes the write lock.
-        options = {READ_ONLY: True}
-    else:
-        raise BackupError(f"backups of {dialect} databases are not supported")
-    with engine.connect().execution_options(**options) as conn, conn.begin():
-        yield conn
 
 
 def _tables(conn: Connection) -> list[Table]:
@@ -215,9 +197,11 @@ def backup(
         raise BackupError(f"{out} already exists")
     if not out.parent.is_dir():
         raise BackupError(f"{out.parent} is not a directory")
+    if runtime.engine.dialect.name not in ("postgresql", "sqlite"):
+        raise BackupError(f"backups of {runtime.engine.dialect.name} databases are not supported")
     writer = ArchiveWriter(out)
     try:
-        with _snapshot(runtime.engine) as conn:
+        with snapshot(runtime.engine) as conn:
             revision = MigrationContext.configure(conn).get_current_revision()
             if revision is None:
                 raise BackupError("the database has no schema: nothing to back up")

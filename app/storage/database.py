@@ -18,7 +18,7 @@ from typing import BinaryIO
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.db import read_connection, rowcount
+from app.db import core_transaction, read_connection, rowcount
 from app.models import BlobChunk
 from app.storage.base import (
     BLOB_KEY,
@@ -130,7 +130,7 @@ class _RowAppender:
         if not self._buffer:
             return
         try:
-            with self._engine.begin() as conn:
+            with core_transaction(self._engine) as conn:
                 conn.execute(
                     insert(BlobChunk).values(
                         key=self._key, offset=self._flushed, data=bytes(self._buffer)
@@ -194,7 +194,7 @@ class DatabaseBlobStore:
     def commit_partial(self, upload_id: str, key: str) -> None:
         name = PARTIAL + check_upload_id(upload_id)
         check_key(key)
-        with self._engine.begin() as conn:
+        with core_transaction(self._engine) as conn:
             exists = conn.execute(
                 select(BlobChunk.offset).where(BlobChunk.key == key).limit(1)
             ).first()
@@ -224,7 +224,7 @@ class DatabaseBlobStore:
                 raise BlobMissing(upload_id)
 
     def discard_partial(self, upload_id: str) -> None:
-        with self._engine.begin() as conn:
+        with core_transaction(self._engine) as conn:
             conn.execute(
                 delete(BlobChunk).where(BlobChunk.key == PARTIAL + check_upload_id(upload_id))
             )
@@ -276,7 +276,7 @@ class DatabaseBlobStore:
                 while block := old.read(ROW_BYTES):
                     appender.write(block)
             appender.flush()
-            with self._engine.begin() as conn:
+            with core_transaction(self._engine) as conn:
                 written = conn.execute(
                     select(func.coalesce(func.sum(func.length(BlobChunk.data)), 0)).where(
                         BlobChunk.key == tmp
@@ -288,13 +288,13 @@ class DatabaseBlobStore:
                 conn.execute(delete(BlobChunk).where(BlobChunk.key == key))
                 conn.execute(update(BlobChunk).where(BlobChunk.key == tmp).values(key=key))
         except BaseException:
-            with self._engine.begin() as conn:
+            with core_transaction(self._engine) as conn:
                 conn.execute(delete(BlobChunk).where(BlobChunk.key == tmp))
             raise
         return appender.size
 
     def delete(self, key: str) -> None:
-        with self._engine.begin() as conn:
+        with core_transaction(self._engine) as conn:
             conn.execute(delete(BlobChunk).where(BlobChunk.key == check_key(key)))
 
     def _names(self) -> list[str]:
@@ -312,5 +312,5 @@ class DatabaseBlobStore:
                 yield name[len(PARTIAL) :]
 
     def clean_tmp(self) -> int:
-        with self._engine.begin() as conn:
+        with core_transaction(self._engine) as conn:
             return rowcount(conn.execute(delete(BlobChunk).where(BlobChunk.key.startswith(_TMP))))

@@ -25,7 +25,7 @@ from starlette.requests import ClientDisconnect
 
 import crypto
 from app import clock
-from app.db import read_connection, read_session, rowcount, transaction
+from app.db import core_transaction, read_connection, read_session, rowcount, transaction
 from app.errors import (
     EnvelopeRejected,
     InsufficientStorage,
@@ -350,7 +350,7 @@ class Uploads:
         return size
 
     def _record(self, target: _Target, received: int) -> None:
-        with self.runtime.engine.begin() as connection:
+        with core_transaction(self.runtime.engine) as connection:
             connection.execute(
                 _RECORD, {"of_sid": target.sid, "of_eid": target.eid, "held": received}
             )
@@ -420,7 +420,7 @@ class Uploads:
         # The row first, then the bytes: a blob no row names would be taken
         # for an orphan by `intake purge`; a named blob still in its partial
         # is finished there instead (`app.maintenance`).
-        with self.runtime.engine.begin() as connection:
+        with core_transaction(self.runtime.engine) as connection:
             connection.execute(
                 _COMPLETE,
                 {
@@ -435,7 +435,7 @@ class Uploads:
         if stored_size != target.size:
             # The same payload was already held under another prefix: keep
             # that one, and say so in the row.
-            with self.runtime.engine.begin() as connection:
+            with core_transaction(self.runtime.engine) as connection:
                 connection.execute(
                     _RESIZE,
                     {"of_sid": target.sid, "of_eid": target.eid, "stored_size": stored_size},

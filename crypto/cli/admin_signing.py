@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 import crypto
+from crypto.detached import DetachedSignature, combine_detached
 from crypto.site import verify_site
 
 from . import transport
@@ -39,7 +40,6 @@ from .common import (
 )
 from .hostile import visible
 from .manifests import (
-    DetachedSignature,
     Document,
     detached_signature,
     diff_lines,
@@ -48,7 +48,7 @@ from .manifests import (
     load_document,
     load_manifest_file,
     parse_or_fail,
-    parse_signature_file,
+    read_signature_file,
 )
 
 
@@ -107,10 +107,10 @@ def combine(
     keys: dict[str, bytes] = dict(new.admin_keys) if new is not None else {}
     if current is not None:
         keys.update(current.admin_keys)
-    signatures: dict[str, DetachedSignature] = {}
+    signatures: list[DetachedSignature] = []
     for path in signature_paths:
-        detached = parse_signature_file(path)
-        if detached.kind != doc.kind or detached.payload_digest != doc.digest:
+        detached = read_signature_file(path)
+        if not detached.signs(doc.envelope):
             raise InputError(
                 f"{path} signs a different draft", "collect signatures of this draft file"
             )
@@ -119,12 +119,8 @@ def combine(
                 f"{path} is signed by {fp(detached.keyid)}, which is not an admin we know",
                 "pass --current M.json so the current admins' keys are known",
             )
-        signatures[detached.keyid] = detached
-    combined = {
-        "payloadType": doc.envelope["payloadType"],
-        "payload": doc.envelope["payload"],
-        "signatures": [{"keyid": s.keyid, "sig": s.sig} for s in signatures.values()],
-    }
+        signatures.append(detached)
+    combined = combine_detached(doc.envelope, signatures)
     valid, bad = crypto.dsse_check_signers(combined, keys)
     if bad:
         raise TrustError(

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 import crypto
+from crypto.detached import DetachedSignature, parse_detached, sign_detached
 from crypto.encoding import is_kid
 from crypto.site import SITE_TYPE, SiteDocument, parse_site
 
@@ -33,8 +34,6 @@ from .common import (
 )
 from .hostile import HostileJSONError, strict_json, visible
 
-SIGNATURE_FILE_TYPE = "intake/manifest-signature"
-SITE_SIGNATURE_FILE_TYPE = "intake/site-signature"
 _STANDARD_FIELDS = frozenset(
     {"type", "version", "issued", "expires", "org", "admins", "verifiers", "couriers"}
 )
@@ -194,48 +193,14 @@ def draft_payload(draft: Mapping[str, Any]) -> bytes:
     return crypto.b64d(str(draft["payload"]))
 
 
-def signature_for(draft: Mapping[str, Any], signer: crypto.Identity) -> dict[str, Any]:
-    """A detached signature file: one admin's DSSE signature and what it covers."""
-    signed = crypto.dsse_add_signature(draft, signer)
-    sig = next(s for s in signed["signatures"] if s["keyid"] == signer.sign_kid)
-    manifest = parse_or_fail(draft, "the draft")
-    return {
-        "type": SIGNATURE_FILE_TYPE,
-        "version": manifest.version,
-        "payload_digest": crypto.b64e(manifest.digest),
-        "keyid": sig["keyid"],
-        "label": signer.label,
-        "sig": sig["sig"],
-    }
-
-
-@dataclass(frozen=True)
-class DetachedSignature:
-    keyid: str
-    sig: str
-    label: str
-    payload_digest: bytes
-    kind: str = "manifest"
-
-
-def parse_signature_file(path: Path) -> DetachedSignature:
-    data = read_json_file(path, "signature file")
+def read_signature_file(path: Path) -> DetachedSignature:
+    """A detached signature file (crypto/detached.py owns the format), or a clear refusal."""
     try:
-        if data["type"] not in (SIGNATURE_FILE_TYPE, SITE_SIGNATURE_FILE_TYPE):
-            raise ValueError
-        kind = "site" if data["type"] == SITE_SIGNATURE_FILE_TYPE else "manifest"
-        keyid, sig = data["keyid"], data["sig"]
-        digest = crypto.b64d(data["payload_digest"])
-        if not is_kid(keyid):
-            raise ValueError
-        if len(crypto.b64d(sig)) != 64 or len(digest) != 32:
-            raise ValueError
-        label = data.get("label", "")
-    except (TypeError, KeyError, ValueError):
+        return parse_detached(read_json_file(path, "signature file"))
+    except crypto.InvalidSignature:
         raise InputError(
             f"{path} is not a signature file", "it is the file written by `intake-admin sign`"
         ) from None
-    return DetachedSignature(keyid, sig, label if isinstance(label, str) else "", digest, kind)
 
 
 # --------------------------------------------------------------------------
@@ -290,21 +255,12 @@ def load_document(path: Path, what: str) -> Document:
 
 
 def detached_signature(doc: Document, signer: crypto.Identity) -> dict[str, Any]:
-    """A detached signature file for either kind of document."""
+    """``signer``'s detached signature file for either kind of document."""
     if doc.manifest is not None:
-        return signature_for(doc.envelope, signer)
-    signed = crypto.dsse_add_signature(doc.envelope, signer)
-    sig = next(s for s in signed["signatures"] if s["keyid"] == signer.sign_kid)
-    if doc.site is None:  # pragma: no cover
+        return sign_detached(doc.envelope, signer, doc.manifest.version)
+    if doc.site is None:  # pragma: no cover - one of the two is always set
         raise ValueError("empty document")
-    return {
-        "type": SITE_SIGNATURE_FILE_TYPE,
-        "issued": crypto.format_time(doc.site.issued),
-        "payload_digest": crypto.b64e(doc.digest),
-        "keyid": sig["keyid"],
-        "label": signer.label,
-        "sig": sig["sig"],
-    }
+    return sign_detached(doc.envelope, signer, doc.site.issued)
 
 
 def site_diff_lines(old: SiteDocument | None, new: SiteDocument) -> list[str]:

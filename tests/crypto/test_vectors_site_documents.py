@@ -19,6 +19,7 @@ from crypto import (
     parse_time,
 )
 from crypto._sodium import verify_detached
+from crypto.detached import combine_detached, parse_detached
 from crypto.dsse import pae
 from crypto.site import build_site_payload, verify_site
 
@@ -124,3 +125,14 @@ def test_detached_manifest_signature_file_covers_the_dsse_pae(chain: Any) -> Non
     assert b64d(detached["payload_digest"]) == blake2b(32, payload)
     key = chain[-1].admin_keys[detached["keyid"]]
     assert verify_detached(b64d(detached["sig"]), pae(manifest["payloadType"], payload), key)
+
+
+def test_the_detached_owner_reads_and_combines_the_vector_files(chain: Any) -> None:
+    vector = next(v for v in DOC["vectors"] if v["name"] == "ok-v3-canonical")
+    parsed = [parse_detached(d) for d in vector["detached"]]
+    assert all(p.signs(vector["envelope"]) for p in parsed)
+    assert _class(combine_detached(vector["envelope"], parsed), chain[-1]) == "ok"
+    manifest_file = parse_detached(DOC["manifest_detached"]["signature"])
+    assert manifest_file.names == chain[-1].version
+    assert manifest_file.signs(DOC["manifest_detached"]["manifest"])
+    assert not manifest_file.signs(vector["envelope"])

@@ -41,11 +41,13 @@ from crypto import (
     blake2b,
     canonical_json,
     parse_authorization,
+    parse_manifest,
     request_signing_bytes,
     sign_request,
     verify_chain,
 )
-from crypto.cli.manifests import Document, detached_signature, signature_for
+from crypto.cli.manifests import Document, detached_signature
+from crypto.detached import sign_detached
 from crypto.dsse import dsse_sign, pae
 from crypto.site import SITE_TYPE, build_site_payload, parse_site, verify_site
 from tests.vectors.generate import (
@@ -680,8 +682,10 @@ def site_doc() -> dict[str, Any]:
             latest,
         )
     )
-    manifest_detached = signature_for(
-        dsse_sign("application/vnd.intake.manifest+json", b64d(SECOND["payload"]), []), A1
+    manifest_detached = sign_detached(
+        dsse_sign("application/vnd.intake.manifest+json", b64d(SECOND["payload"]), []),
+        A1,
+        parse_manifest(SECOND).version,
     )
     return {
         "trust_root": ROOT.to_json(),
