@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+import posixpath
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -61,6 +64,47 @@ PAGE_ASSETS = (
 )
 
 
+# Each page's entry module and the modules it import()s as soon as it runs:
+# with their static imports, they are what the page preloads, each with its
+# integrity value (a static import carries none of its own). Modules imported
+# later (the intake page's exif.js and codename.js, once it is ready) are not
+# preloaded, so they do not slow libsodium down on a slow line.
+PAGE_MODULES: dict[str, tuple[str, ...]] = {
+    "intake": (
+        "js/intake-page.js",
+        "js/sodium-loader.js",
+        "js/intake-crypto.js",
+        "js/upload.js",
+        "js/pow.js",
+    ),
+    "mailbox": ("js/mailbox-page.js",),
+}
+
+_STATIC_IMPORT = re.compile(
+    r'^\s*(?:import|export)\b[^;"]*?(?:\bfrom\s*)?"(\.{1,2}/[\w./-]+\.js)"', re.MULTILINE
+)
+
+
+def static_imports(names: Iterable[str], static_dir: Path = STATIC_DIR) -> tuple[str, ...]:
+    """`names` and every module they import statically, directly or not,
+    each after the modules it imports (the order a browser evaluates them)."""
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order or name in visiting:
+            return
+        visiting.add(name)
+        source = (static_dir / name).read_text(encoding="utf-8")
+        for ref in _STATIC_IMPORT.findall(source):
+            visit(posixpath.normpath(posixpath.join(posixpath.dirname(name), ref)))
+        order.append(name)
+
+    for name in names:
+        visit(name)
+    return tuple(order)
+
+
 class MissingAsset(RuntimeError):
     """A file the page needs is not on disk (run `make vendor`)."""
 
@@ -75,6 +119,8 @@ class AssetIndex:
     """URL path and integrity value of each page asset."""
 
     integrity: dict[str, str]
+    # page -> the modules its <head> preloads (`PAGE_MODULES`), entry excluded.
+    preloads: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def url(self, name: str) -> str:
         return f"/static/{name}"
@@ -108,4 +154,12 @@ def build_asset_index(static_dir: Path = STATIC_DIR) -> AssetIndex:
             + ", ".join(missing)
             + " (run `make vendor` to fetch libsodium.js)"
         )
-    return AssetIndex(integrity)
+    preloads = {}
+    for page, (entry, *early) in PAGE_MODULES.items():
+        modules = static_imports([entry, *early], static_dir)
+        unlisted = sorted(set(modules) - set(integrity))
+        if unlisted:
+            # A module the page would load without an integrity value.
+            raise MissingAsset(f"modules not in PAGE_ASSETS: {', '.join(unlisted)}")
+        preloads[page] = tuple(name for name in modules if name != entry)
+    return AssetIndex(integrity, preloads)

@@ -27,6 +27,7 @@ from starlette.routing import NoMatchFound
 
 import crypto
 from app import clock
+from app.pages.assets import PAGE_MODULES
 from app.pages.i18n import DEFAULT_LANGUAGE
 from app.pages.rendering import check_language, latest_manifest, mark, render
 from crypto import formdef
@@ -289,15 +290,9 @@ def mailbox_path(request: Request, lang: str) -> str | None:
         return None
 
 
-# Modules the page loads once the form is usable, each pinned by SRI.
-LAZY_MODULES = (
-    "js/sodium-loader.js",
-    "js/intake-crypto.js",
-    "js/pow.js",
-    "js/upload.js",
-    "js/exif.js",
-    "js/codename.js",
-)
+# Modules intake-page.js import()s, each pinned by SRI: those it needs at
+# once (preloaded with the page, `PAGE_MODULES`) and two it loads once ready.
+LAZY_MODULES = (*PAGE_MODULES["intake"][1:], "js/exif.js", "js/codename.js")
 
 _UNITS = (mark("B"), mark("KB"), mark("MB"), mark("GB"))
 

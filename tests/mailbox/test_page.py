@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -63,27 +62,7 @@ def test_every_file_the_page_loads_carries_its_integrity_value(make_client: Clie
     for name, integrity in loaded:
         assert name in PAGE_ASSETS
         assert integrity == sri((STATIC_DIR / name).read_bytes())
-    # Every module the page script imports, and every module those import in
-    # turn (intake-crypto.js's protocol/ modules), is one the page lists: a
-    # static import carries no integrity value of its own.
-    imported = _module_graph("js/mailbox-page.js")
-    assert {"js/intake-crypto.js", "js/protocol/state.js"} <= imported
-    assert imported - {"js/mailbox-page.js"} <= names
-
-
-def _module_graph(start: str) -> set[str]:
-    """`start` and every module it imports, directly or not (relative imports)."""
-    seen: set[str] = set()
-    todo = [start]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        source = (STATIC_DIR / name).read_text()
-        for ref in re.findall(r'from "(\.{1,2}/[\w./-]+\.js)"', source):
-            todo.append(posixpath.normpath(posixpath.join(posixpath.dirname(name), ref)))
-    return seen
+    # The module graph itself: tests/server/test_page_modules.py.
 
 
 def test_the_upload_limits_are_stated_before_a_file_is_picked(make_client: Client) -> None:
