@@ -198,6 +198,26 @@ async def reading(engine: Engine, work: Callable[[Session], T]) -> T:
     return await run_in_threadpool(run)
 
 
+def forget_deleted(engine: Engine) -> None:
+    """SQLite: copy the write-ahead log into the database and empty it.
+
+    `secure_delete` zeroes a deleted row's space in the database file, but
+    the log still holds the page written when the row arrived (a reply, a
+    blob row) until a checkpoint restarts it: a disk seized from the running
+    server would show it. Called after deleting what an applicant or a
+    verifier asked to be gone. Best effort: a reader holding an old snapshot
+    makes SQLite keep the log until the next one. PostgreSQL keeps such
+    bytes in its own WAL and dead tuples (SECURITY.md: disk encryption)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        # The driver's connection, outside any transaction SQLAlchemy would
+        # begin: a checkpoint inside a transaction cannot empty the log.
+        dbapi = connection.connection.driver_connection
+        if dbapi is not None:
+            dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
 def rowcount(result: Result[Any]) -> int:
     """Rows an UPDATE or DELETE touched (typed `Result` hides the cursor's count)."""
     return int(cast("CursorResult[Any]", result).rowcount)

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 
 from app import clock
 from app.courier.service import delete_orphans
-from app.db import read_connection, read_session, rowcount, transaction
+from app.db import forget_deleted, read_connection, read_session, rowcount, transaction
 from app.mailbox import service as mailbox
 from app.manifests import service as manifests
 from app.manifests import site as site_documents
@@ -88,6 +88,7 @@ def purge(runtime: Runtime, now: datetime | None = None) -> PurgeReport:
     clean_tmp = getattr(blobs, "clean_tmp", None)
     if clean_tmp is not None:
         report.temporaries = int(clean_tmp())
+    forget_deleted(runtime.engine)
     return report
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.courier import bundle, recipients, service
 from app.courier.auth import CourierDep
-from app.db import reading, writing
+from app.db import forget_deleted, reading, writing
 from app.http import parse_json_object
 from app.runtime import RuntimeDep
 from crypto.encoding import HEX32
@@ -124,6 +124,8 @@ async def post_receipts(
     if outcome.orphaned:
         # Runs after the response, so after this request's commit.
         tasks.add_task(service.delete_orphans, runtime, outcome.orphaned)
+    if outcome.deleted:
+        tasks.add_task(forget_deleted, runtime.engine)
     return {"accepted": outcome.accepted, "deleted": outcome.deleted}
 
 

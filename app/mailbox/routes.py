@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from app.db import writing
+from app.db import forget_deleted, writing
 from app.errors import InvalidRequest
 from app.http import StrictJSONRoute
 from app.mailbox import service
@@ -108,4 +109,7 @@ async def delete_replies(body: DeleteRequest, runtime: RuntimeDep) -> DeleteAnsw
         runtime.limiter.hit("mailbox")
         return service.delete(session, mailbox, names)
 
-    return DeleteAnswer(deleted=await writing(runtime.session_factory, delete))
+    deleted = await writing(runtime.session_factory, delete)
+    if deleted:
+        await run_in_threadpool(forget_deleted, runtime.engine)
+    return DeleteAnswer(deleted=deleted)

@@ -128,3 +128,29 @@ def test_a_deleted_reply_leaves_no_ciphertext_in_the_database_files(
     # the database, and that is what a seized disk holds.
 
     assert _found(pieces, _database_bytes(tmp_path)) == []
+
+
+def test_a_deleted_reply_is_gone_from_the_files_while_the_server_still_runs(
+    tmp_path: Path, world: World, genesis: dict[str, Any]
+) -> None:
+    """A disk seized from the running server: the write-ahead log still held
+    the page written when the reply arrived until the delete emptied it."""
+    settings = _settings(tmp_path, world)
+    upgrade(settings)
+    item, keys = make_reply(world, genesis, CODENAME)
+    pieces = _pieces(crypto.b64d(item["envelope"]))
+    wal = tmp_path / "intake.db-wal"
+
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/api/v1/manifests", json=genesis).status_code == 201
+        document = {"type": "intake/replies", "replies": [item]}
+        assert courier_post(client, world, "/api/v1/courier/replies", document).status_code == 200
+        # Where SQLite wrote it: the log, not yet the database file.
+        assert _found(pieces, wal.read_bytes()) != []
+
+        token = crypto.b64e(keys.token)
+        deleted = client.post("/api/v1/mailbox/delete", json={"token": token, "all": True})
+        assert deleted.json() == {"deleted": 1}, deleted.text
+
+        assert _found(pieces, _database_bytes(tmp_path)) == []
+        assert wal.stat().st_size == 0
