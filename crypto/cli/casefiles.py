@@ -8,7 +8,8 @@ Layout of one case (`OUT/<submission id>/`):
     answers.txt     the same as plain text, invisible characters shown as <U+XXXX>
     attachments/    each attachment under a sanitised name, mode 0600
     case.json       machine-readable: status, kinds, payload digests, reply key,
-                    mailbox, the answers, the replies sent
+                    mailbox, the answers, the replies sent, the warnings (in English,
+                    and as codes with parameters for the report's language)
     form.json       the signed form definition the applicant answered (if known)
     followups/<id>/ a follow-up threaded into this case, same layout
 
@@ -47,6 +48,33 @@ class ContentError(ValueError):
     """Decrypted content whose structure we cannot use (the case is refused)."""
 
 
+# A warning's parameter: a number, a text (perhaps the applicant's), or texts.
+WarningParam = str | int | list[str]
+# A note found while parsing: a warning's code and its parameters (worded by decrypt).
+Note = tuple[str, dict[str, WarningParam]]
+
+
+@dataclass(frozen=True)
+class CaseWarning:
+    """Something odd about a case, kept as a stable code and its parameters so the
+    report can say it in the reader's language (report.py words it). `text` is the
+    English wording, for case.json's plain "warnings" list, older readers and the
+    terminal. Parameters may be the applicant's words: stored as they came
+    (clipped), neutralised wherever they are shown."""
+
+    code: str
+    params: dict[str, WarningParam]
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "params": self.params, "text": self.text}
+
+
+def clip(value: str, limit: int = 120) -> str:
+    """A hostile text cut to a length worth storing in a warning."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
 @dataclass
 class AttachmentRef:
     id: str
@@ -67,7 +95,7 @@ class Content:
     reply_x25519: bytes | None
     mailbox: str | None
     sent: str
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 def _short(value: Any) -> str:
@@ -91,7 +119,7 @@ def parse_content(data: bytes) -> Content:
         raise ContentError(f"the content is not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise ContentError("the content is not a JSON object")
-    notes: list[str] = []
+    notes: list[Note] = []
     answers = _parse_answers(doc.get("answers"), notes)
     attachments = _parse_attachments(doc.get("attachments", []))
     reply_x25519, mailbox = _parse_reply(doc.get("reply"), notes)
@@ -112,9 +140,9 @@ def parse_content(data: bytes) -> Content:
     )
 
 
-def _parse_answers(raw: Any, notes: list[str]) -> list[tuple[str, list[str]]]:
+def _parse_answers(raw: Any, notes: list[Note]) -> list[tuple[str, list[str]]]:
     if raw is None:
-        notes.append("the content holds no answers")
+        notes.append(("no-answers", {}))
         return []
     if not isinstance(raw, dict):
         raise ContentError("the answers are not a JSON object")
@@ -128,7 +156,7 @@ def _parse_answers(raw: Any, notes: list[str]) -> list[tuple[str, list[str]]]:
             answers.append((key, list(value)))
         else:
             # Shown as JSON text rather than dropped: the verifier should see it.
-            notes.append(f"answer {visible(key, limit=60)!r} is not text; shown as JSON")
+            notes.append(("answer-not-text", {"field": clip(key, 60)}))
             answers.append((key, [json.dumps(value, ensure_ascii=False)]))
     return answers
 
@@ -171,7 +199,7 @@ def _parse_attachments(raw: Any) -> list[AttachmentRef]:
     return refs
 
 
-def _parse_reply(raw: Any, notes: list[str]) -> tuple[bytes | None, str | None]:
+def _parse_reply(raw: Any, notes: list[Note]) -> tuple[bytes | None, str | None]:
     if raw is None:
         return None, None
     try:
@@ -180,7 +208,7 @@ def _parse_reply(raw: Any, notes: list[str]) -> tuple[bytes | None, str | None]:
         if len(key) != 32 or not isinstance(mailbox, str) or not HEX64.fullmatch(mailbox):
             raise ValueError
     except (TypeError, KeyError, ValueError):
-        notes.append("the reply key or mailbox id is malformed; no reply is possible")
+        notes.append(("reply-malformed", {}))
         return None, None
     return key, mailbox
 
@@ -211,7 +239,7 @@ class CaseRecord:
     content: Content
     envelopes: list[dict[str, Any]]
     attachments: list[AttachmentRecord]
-    warnings: list[str]
+    warnings: list[CaseWarning]
     thread: str | None = None
     # The signed definition of the form the applicant answered (None: unknown).
     form_definition: dict[str, Any] | None = None
@@ -257,7 +285,9 @@ class CaseRecord:
                 if c.reply_x25519 is not None
                 else None
             ),
-            "warnings": self.warnings,
+            # English words for older readers; coded_warnings for the report's language.
+            "warnings": [w.text for w in self.warnings],
+            "coded_warnings": [w.to_json() for w in self.warnings],
             "followups": [],
             # The answers as the applicant sent them (JSON-escaped on disk), so
             # the report can be rebuilt when a follow-up or a reply joins the case.

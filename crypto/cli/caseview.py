@@ -50,6 +50,16 @@ class SentReply:
     out: str
 
 
+@dataclass(frozen=True)
+class NotedWarning:
+    """A warning as case.json records it: its code and parameters (None and empty
+    when written by a version that kept only words) and its English words."""
+
+    code: str | None
+    params: dict[str, Any]
+    text: str
+
+
 @dataclass
 class Part:
     """The submission or one follow-up: its case.json and what it carries."""
@@ -59,6 +69,7 @@ class Part:
     doc: dict[str, Any]
     answers: dict[str, list[str]] | None  # None: decrypted by an older tool
     attachments: list[Attached]
+    warnings: list[NotedWarning] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -164,6 +175,32 @@ def read_attachments(doc: dict[str, Any]) -> list[Attached]:
     return found
 
 
+def read_warnings(doc: dict[str, Any]) -> list[NotedWarning]:
+    """The case's warnings: coded ones when case.json has them, else its words alone
+    (a case folder written before warnings had codes)."""
+    coded = doc.get("coded_warnings")
+    if isinstance(coded, list):
+        found: list[NotedWarning] = []
+        for item in coded:
+            if not isinstance(item, dict):
+                continue
+            code, params = item.get("code"), item.get("params")
+            found.append(
+                NotedWarning(
+                    code=code if isinstance(code, str) else None,
+                    params=params if isinstance(params, dict) else {},
+                    text=text(item, "text"),
+                )
+            )
+        return found
+    words = doc.get("warnings")
+    return [
+        NotedWarning(None, {}, w)
+        for w in (words if isinstance(words, list) else [])
+        if isinstance(w, str)
+    ]
+
+
 def read_replies(doc: dict[str, Any]) -> list[SentReply]:
     raw = doc.get("replies")
     return [
@@ -181,7 +218,7 @@ def read_replies(doc: dict[str, Any]) -> list[SentReply]:
 
 
 def _part(folder: Path, rel: str, doc: dict[str, Any]) -> Part:
-    return Part(folder, rel, doc, read_answers(doc), read_attachments(doc))
+    return Part(folder, rel, doc, read_answers(doc), read_attachments(doc), read_warnings(doc))
 
 
 def _followups(folder: Path) -> list[Part]:
@@ -250,6 +287,7 @@ def read_view(folder: Path, today: dt.date | None = None) -> CaseView | None:
 __all__ = [
     "Attached",
     "CaseView",
+    "NotedWarning",
     "Part",
     "SentReply",
     "load_form",

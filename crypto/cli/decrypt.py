@@ -27,10 +27,10 @@ import crypto
 from crypto.formdef import default_form, validate_form
 
 from . import casefiles
-from .casefiles import HEX32, AttachmentRecord, CaseRecord, ContentError
+from .casefiles import HEX32, AttachmentRecord, CaseRecord, CaseWarning, ContentError, clip
 from .common import describe_crypto_error, now_utc, short_kid
 from .hostile import attachment_flags, safe_filename, visible
-from .report import ReportContext, write_report
+from .report import ReportContext, warning, write_report
 
 # A form is a few kilobytes of JSON; anything far larger is refused before
 # decryption rather than held in memory.
@@ -53,7 +53,7 @@ class Outcome:
     detail: str = ""
     attachments: int = 0
     flagged: int = 0
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # in English, shown safe
     thread: str | None = None
 
     @property
@@ -75,7 +75,7 @@ class _PendingFollowup:
 
 def recipient_warnings(
     header: crypto.EnvelopeHeader, manifests: dict[int, crypto.Manifest]
-) -> list[str]:
+) -> list[CaseWarning]:
     """Differences between who an envelope was sealed to and who it should have been.
 
     Applicant envelopes go to exactly the active verifiers of the manifest they
@@ -84,27 +84,26 @@ def recipient_warnings(
     ref = header.manifest
     manifest = manifests.get(ref.version)
     if manifest is None:
-        return [f"sealed under manifest version {ref.version}, which is not in the verified chain"]
+        return [warning("manifest-not-in-chain", version=ref.version)]
     if not hmac.compare_digest(manifest.digest, ref.digest):
-        return [
-            f"names manifest version {ref.version} but with a different digest (forged manifest?)"
-        ]
+        return [warning("manifest-digest-differs", version=ref.version)]
     expected = {v.kid for v in manifest.active_verifiers()}
     actual = set(header.recipient_kids)
-    found: list[str] = []
+    found: list[CaseWarning] = []
     strangers = sorted(actual - expected)
     missing = sorted(expected - actual)
     if strangers:
-        found.append(
-            "sealed to key(s) that are not active verifiers of manifest "
-            f"{ref.version}: {', '.join(short_kid(k) for k in strangers)}"
-        )
+        keys = [short_kid(k) for k in strangers]
+        found.append(warning("sealed-to-strangers", version=ref.version, keys=keys))
     if missing:
-        found.append(
-            f"not sealed to active verifier(s) of manifest {ref.version}: "
-            f"{', '.join(short_kid(k) for k in missing)}"
-        )
+        keys = [short_kid(k) for k in missing]
+        found.append(warning("not-sealed-to-verifiers", version=ref.version, keys=keys))
     return found
+
+
+def _attachment_name(ref: casefiles.AttachmentRef) -> str:
+    """How a warning names an attachment: the applicant's file name (hostile), else its id."""
+    return clip(ref.name) if ref.name else ref.id
 
 
 def _whole_envelope_digest(src: IO[bytes]) -> bytes:
@@ -123,8 +122,11 @@ def _size(src: IO[bytes]) -> int:
     return size
 
 
-def _dedupe(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
+def _dedupe(items: Iterable[CaseWarning]) -> list[CaseWarning]:
+    kept: dict[str, CaseWarning] = {}
+    for item in items:
+        kept.setdefault(item.text, item)
+    return list(kept.values())
 
 
 def _lock_folder(path: Path) -> int | None:
@@ -219,9 +221,9 @@ class Decryptor:
             return outcome
         outcome.attachments = len(record.attachments)
         outcome.flagged = sum(1 for a in record.attachments if a.flags)
-        outcome.warnings = record.warnings
-        for warning in record.warnings:
-            self.on_warning(f"{shown}: {warning}")
+        outcome.warnings = [w.text for w in record.warnings]
+        for said in outcome.warnings:
+            self.on_warning(f"{shown}: {said}")
         if record.kind == "followup":
             self._pending.append(_PendingFollowup(record, staged, outcome))
             return outcome
@@ -313,7 +315,9 @@ class Decryptor:
         finally:
             plain.seek(0)
             plain.truncate()
-        warnings = list(content.notes) + recipient_warnings(header, self.manifests)
+        warnings = [warning(code, **params) for code, params in content.notes]
+        form_recipients = recipient_warnings(header, self.manifests)
+        warnings += form_recipients
         envelopes = [self._envelope_record("form", opened)]
         records: list[AttachmentRecord] = []
         if content.attachments:
@@ -338,10 +342,21 @@ class Decryptor:
                     f"attachment {ref.id} does not match the digest in the form "
                     "(swapped, reused or altered)"
                 )
-            warnings += recipient_warnings(att.header, self.manifests)
+            # An attachment sealed as oddly as the form adds nothing to the form's
+            # warning; one sealed otherwise is named.
+            warnings += [
+                warning(w.code, **w.params, file=_attachment_name(ref))
+                for w in recipient_warnings(att.header, self.manifests)
+                if w.text not in {f.text for f in form_recipients}
+            ]
             if ref.size is not None and ref.size != att.size:
                 warnings.append(
-                    f"attachment {ref.id}: the form says {ref.size} bytes, it holds {att.size}"
+                    warning(
+                        "attachment-size",
+                        file=_attachment_name(ref),
+                        claimed=ref.size,
+                        actual=att.size,
+                    )
                 )
             with dest.open("rb") as check:
                 head = check.read(512)
@@ -357,10 +372,9 @@ class Decryptor:
             envelopes.append(self._envelope_record(ref.id, att))
         unnamed = sorted(set(by_id) - {"form"} - {r.id for r in content.attachments})
         if unnamed:
-            warnings.append(
-                f"the bundle holds {len(unnamed)} envelope(s) the form does not name; ignored"
-            )
-        warnings += self._meta_mismatches(meta, envelopes)
+            warnings.append(warning("unnamed-envelopes", count=len(unnamed)))
+        names = {ref.id: _attachment_name(ref) for ref in content.attachments}
+        warnings += self._meta_mismatches(meta, envelopes, names)
         definition = self._form_definition(header.manifest.version, content)
         return CaseRecord(
             id=sid,
@@ -424,14 +438,19 @@ class Decryptor:
         }
 
     @staticmethod
-    def _meta_mismatches(meta: dict[str, Any], envelopes: list[dict[str, Any]]) -> list[str]:
-        """The server's bookkeeping against what we opened (a hint of tampering, not proof)."""
+    def _meta_mismatches(
+        meta: dict[str, Any], envelopes: list[dict[str, Any]], names: dict[str, str]
+    ) -> list[CaseWarning]:
+        """The server's bookkeeping against what we opened (a hint of tampering, not proof).
+        `names`: how warnings name each attachment, by envelope id."""
         listed = meta.get("envelopes")
         if not isinstance(listed, list):
             return []
         claimed = {e.get("id"): e.get("digest") for e in listed if isinstance(e, dict)}
         return [
-            f"the server's digest for envelope {e['id']} differs from its content"
+            warning("form-digest-differs")
+            if e["id"] == "form"
+            else warning("attachment-digest-differs", file=names.get(e["id"], e["id"]))
             for e in envelopes
             if isinstance(claimed.get(e["id"]), str) and claimed[e["id"]] != e["payload_digest"]
         ]
@@ -483,9 +502,9 @@ class Decryptor:
         parent = self._reply_index.get(key) if key is not None else None
         try:
             if parent is None:
-                record.warnings.append(
-                    "follow-up whose submission is not among the cases in this folder"
-                )
+                orphan = warning("orphan-followup")
+                record.warnings.append(orphan)
+                outcome.warnings.append(orphan.text)
                 self._write(pending.staged, record, self.out / record.id)
                 self._place(record, pending.staged, self.out / record.id, outcome)
                 if outcome.status != "exists":

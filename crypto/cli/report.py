@@ -31,7 +31,18 @@ import crypto
 from crypto.encoding import is_hex32
 
 from . import casefiles
-from .caseview import Attached, CaseView, Part, SentReply, form_names, parse_time, read_view, text
+from .casefiles import CaseWarning, WarningParam
+from .caseview import (
+    Attached,
+    CaseView,
+    NotedWarning,
+    Part,
+    SentReply,
+    form_names,
+    parse_time,
+    read_view,
+    text,
+)
 from .hostile import linkable, visible
 from .urgency import UrgentAnswer
 
@@ -102,6 +113,30 @@ _WORDS: dict[str, dict[str, str]] = {
         "status.declined": "declined",
         "message": "Message",
         "utc": "UTC",
+        # Warnings about a case, by code (decrypt.py); {file} makes one about an attachment.
+        "w.attachment": 'attachment "{file}"',
+        "w.no-answers": "the content holds no answers",
+        "w.answer-not-text": 'the answer to "{field}" is not text; shown as JSON',
+        "w.reply-malformed": "the reply key or mailbox id is malformed; no reply is possible",
+        "w.manifest-not-in-chain": (
+            "sealed under manifest version {version}, which is not in the verified chain"
+        ),
+        "w.manifest-digest-differs": (
+            "names manifest version {version} but with a different digest (forged manifest?)"
+        ),
+        "w.sealed-to-strangers": (
+            "sealed to key(s) that are not active verifiers of manifest {version}: {keys}"
+        ),
+        "w.not-sealed-to-verifiers": (
+            "not sealed to active verifier(s) of manifest {version}: {keys}"
+        ),
+        "w.attachment-size": "the form says {claimed} bytes, it holds {actual}",
+        "w.unnamed-envelopes": (
+            "the bundle holds {count} envelope(s) the form does not name; ignored"
+        ),
+        "w.form-digest-differs": "the server's digest for the form differs from its content",
+        "w.attachment-digest-differs": "the server's digest differs from its content",
+        "w.orphan-followup": "follow-up whose submission is not among the cases in this folder",
     },
     "ru": {
         "case": "Обращение",
@@ -166,8 +201,87 @@ _WORDS: dict[str, dict[str, str]] = {
         "status.declined": "отказано",
         "message": "Сообщение",
         "utc": "UTC",
+        "w.attachment": "вложение «{file}»",
+        "w.no-answers": "в анкете нет ни одного ответа",
+        "w.answer-not-text": (
+            "ответ на вопрос «{field}» пришёл не текстом; он показан как есть (в формате JSON)"
+        ),
+        "w.reply-malformed": (
+            "ключ для ответа или номер почтового ящика повреждены: ответить через сайт нельзя"
+        ),
+        "w.manifest-not-in-chain": (
+            "зашифровано по манифесту версии {version}, которого нет в проверенной цепочке"
+        ),
+        "w.manifest-digest-differs": (
+            "указан манифест версии {version}, но его отпечаток другой (манифест подделан?)"
+        ),
+        "w.sealed-to-strangers": (
+            "среди получателей есть чужие ключи (это не действующие ключи проверяющих "
+            "по манифесту {version}): {keys}"
+        ),
+        "w.not-sealed-to-verifiers": (
+            "среди получателей не хватает действующих ключей проверяющих "
+            "по манифесту {version}: {keys}"
+        ),
+        "w.attachment-size": (
+            "размер не совпадает с анкетой: в ней указано {claimed} Б, а в файле {actual} Б"
+        ),
+        "w.unnamed-envelopes": (
+            "в пакете есть конверты, которых анкета не называет (всего: {count}); они пропущены"
+        ),
+        "w.form-digest-differs": (
+            "контрольная сумма анкеты, записанная сервером, не совпадает с её содержимым"
+        ),
+        "w.attachment-digest-differs": (
+            "контрольная сумма, записанная сервером, не совпадает с содержимым"
+        ),
+        "w.orphan-followup": (
+            "это дополнение, но обращения, к которому оно относится, нет в этой папке"
+        ),
     },
 }
+
+
+def _param(value: Any) -> str | None:
+    """A warning parameter as text, or None if it is not one a warning can hold."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    return None
+
+
+def word_warning(lang: str, code: str, params: Mapping[str, Any]) -> str | None:
+    """A coded warning in `lang`, not yet made safe to show; None if this version
+    does not know the code or the parameters do not fit it (show its stored words)."""
+    words = _WORDS[lang if lang in LANGS else "en"]
+    template = words.get(f"w.{code}")
+    values: dict[str, str] = {}
+    for key, value in params.items():
+        shown = _param(value)
+        if shown is None or not isinstance(key, str):
+            return None
+        values[key] = shown
+    if template is None:
+        return None
+    try:
+        # Only our template is a format string; the values are inserted as they are.
+        said = template.format_map(values)
+    except (KeyError, IndexError, ValueError):
+        return None
+    if "file" in values:
+        said = words["w.attachment"].format(file=values["file"]) + ": " + said
+    return said
+
+
+def warning(code: str, **params: WarningParam) -> CaseWarning:
+    """A warning about a case, with its English words (invisible characters shown)."""
+    said = word_warning("en", code, params)
+    if said is None:
+        raise KeyError(f"no words for warning {code!r} with {sorted(params)}")
+    return CaseWarning(code, dict(params), visible(said))
 
 
 def default_lang(environ: Mapping[str, str] | None = None) -> str:
@@ -248,6 +362,17 @@ class _Speaker:
         if kind == "consent" and value == "yes":
             return self("agreed"), value
         return value, None
+
+    def warning(self, noted: NotedWarning) -> str:
+        """A warning in our language; its stored English words if we cannot say it."""
+        if noted.code is None:
+            return noted.text
+        params = dict(noted.params)
+        field = params.get("field")
+        if isinstance(field, str):
+            params["field"] = self.question(field)
+        said = word_warning(self.lang, noted.code, params)
+        return noted.text if said is None else said
 
     def status(self, status: str) -> str:
         return _WORDS[self.lang].get(f"status.{status}", status)
@@ -523,10 +648,9 @@ def render_html(view: CaseView, ctx: ReportContext) -> str:
             f'<p>{_h(speak("part_of"))} <a href="../../answers.html" rel="noopener noreferrer">'
             f"{_h(short_id(thread))}</a></p>"
         )
-    warnings = [w for w in view.main.doc.get("warnings", []) if isinstance(w, str)]
-    if warnings:
+    if view.main.warnings:
         parts.append(f'<h2 class="warn">{_h(speak("warnings"))}</h2><ul>')
-        parts += [f'<li class="warn">{_h(w)}</li>' for w in warnings]
+        parts += [f'<li class="warn">{_h(speak.warning(w))}</li>' for w in view.main.warnings]
         parts.append("</ul>")
     parts += _facts_html(view, speak)
     if view.form is None and is_case:
@@ -638,9 +762,9 @@ def render_text(view: CaseView, ctx: ReportContext) -> str:
     if view.urgent:
         lines += ["", f"== {speak('urgent').upper()} =="]
         lines += [f"!! {visible(q)}: {visible(a)}" for q, a in _urgent_lines(speak, view.urgent)]
-    warnings = [w for w in doc.get("warnings", []) if isinstance(w, str)]
-    if warnings:
-        lines += ["", f"== {speak('warnings').upper()} =="] + [f"! {visible(w)}" for w in warnings]
+    if view.main.warnings:
+        lines += ["", f"== {speak('warnings').upper()} =="]
+        lines += [f"! {visible(speak.warning(w))}" for w in view.main.warnings]
     lines += [
         "",
         f"{speak('sent')}: {visible(speak.when(view.main.sent))} ({speak('sent_note')})",
@@ -715,5 +839,7 @@ __all__ = [
     "render_text",
     "report_lang_of",
     "short_id",
+    "warning",
+    "word_warning",
     "write_report",
 ]

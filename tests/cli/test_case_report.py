@@ -8,9 +8,13 @@ import html.parser
 import io
 import json
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin
+
+import pytest
 
 import crypto
 from crypto.cli.report import default_lang
@@ -22,6 +26,8 @@ from .support import (
     URGENT_ANSWERS,
     Attachment,
     Org,
+    Scene,
+    Submission,
     decrypt_into,
     decrypted_scene,
     entry,
@@ -31,20 +37,49 @@ from .support import (
 )
 
 
-def one_case(
-    org: Org,
-    keyring: Path,
-    tmp_path: Path,
-    answers: dict[str, object],
-    lang: str = "en",
-    **kwargs: object,
-) -> Path:
-    sub = make_submission(org.manifest, answers=answers, **kwargs)  # type: ignore[arg-type]
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    out = tmp_path / "cases"
-    result = decrypt_into(write_bundle(tmp_path / "b.tar", org.chain, [sub]), keyring, out, lang)
-    assert result.exit_code == 0, result.output
-    return out / sub.sid
+@dataclass
+class Desk:
+    """A verifier's desk for one test: the organisation, a copy of its keyring and a
+    folder to work in; cases are made by the real tool."""
+
+    org: Org
+    keyring: Path
+    base: Path
+
+    def decrypt(
+        self,
+        subs: Sequence[Submission],
+        *,
+        chain: list[dict[str, Any]] | None = None,
+        lang: str = "en",
+        under: str = "",
+    ) -> Path:
+        """Decrypt a bundle of `subs` (under the org's chain unless told) into a new
+        cases folder below base/`under`; that cases folder."""
+        base = self.base / under
+        base.mkdir(parents=True, exist_ok=True)
+        bundle = write_bundle(base / "b.tar", chain or self.org.chain, subs)
+        result = decrypt_into(bundle, self.keyring, base / "cases", lang)
+        assert result.exit_code == 0, result.output
+        return base / "cases"
+
+    def case(
+        self, answers: dict[str, object], lang: str = "en", under: str = "", **kwargs: Any
+    ) -> Path:
+        """The case folder of one submission answering `answers`."""
+        sub = make_submission(self.org.manifest, answers=answers, **kwargs)
+        return self.decrypt([sub], lang=lang, under=under) / sub.sid
+
+    def scene(self, answers: dict[str, Any], lang: str = "en", **kwargs: Any) -> Scene:
+        """A case with a follow-up and a sent reply (support.decrypted_scene)."""
+        return decrypted_scene(
+            self.org, self.keyring, self.base, answers=answers, lang=lang, **kwargs
+        )
+
+
+@pytest.fixture
+def desk(org: Org, keyring: Path, tmp_path: Path) -> Desk:
+    return Desk(org, keyring, tmp_path)
 
 
 class _Page(html.parser.HTMLParser):
@@ -77,10 +112,8 @@ def page_of(case: Path) -> _Page:
     return page
 
 
-def test_report_shows_the_signed_forms_questions_and_labels_in_sections(
-    org: Org, keyring: Path, tmp_path: Path
-) -> None:
-    case = one_case(org, keyring, tmp_path, URGENT_ANSWERS, lang="en")
+def test_report_shows_the_signed_forms_questions_and_labels_in_sections(desk: Desk) -> None:
+    case = desk.case(URGENT_ANSWERS, lang="en")
 
     page = page_of(case)
     shown = "".join(page.text)
@@ -111,9 +144,8 @@ def test_report_shows_the_signed_forms_questions_and_labels_in_sections(
     assert not (case / "form.json").exists()
 
 
-def test_a_form_signed_in_the_manifest_is_kept_with_the_case_and_speaks_for_it(
-    org: Org, keyring: Path, tmp_path: Path
-) -> None:
+def test_a_form_signed_in_the_manifest_is_kept_with_the_case_and_speaks_for_it(desk: Desk) -> None:
+    org = desk.org
     form = default_form()
     form["version"] = 2
     city = next(f for s in form["sections"] for f in s["fields"] if f["id"] == "city")
@@ -133,9 +165,7 @@ def test_a_form_signed_in_the_manifest_is_kept_with_the_case_and_speaks_for_it(
     chain = [*org.chain, crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, org.admins)]
     manifest = crypto.parse_manifest(chain[-1])
     sub = make_submission(manifest, answers={"city": "Алматы"}, form_version=2)
-    out = tmp_path / "cases"
-    result = decrypt_into(write_bundle(tmp_path / "b.tar", chain, [sub]), keyring, out, "en")
-    assert result.exit_code == 0, result.output
+    out = desk.decrypt([sub], chain=chain)
 
     shown = "".join(page_of(out / sub.sid).text)
 
@@ -145,10 +175,8 @@ def test_a_form_signed_in_the_manifest_is_kept_with_the_case_and_speaks_for_it(
     assert json.loads((out / sub.sid / "case.json").read_text())["form_file"] == "form.json"
 
 
-def test_report_speaks_russian_when_asked_and_keeps_the_applicants_words(
-    org: Org, keyring: Path, tmp_path: Path
-) -> None:
-    case = one_case(org, keyring, tmp_path, URGENT_ANSWERS, lang="ru")
+def test_report_speaks_russian_when_asked_and_keeps_the_applicants_words(desk: Desk) -> None:
+    case = desk.case(URGENT_ANSWERS, lang="ru")
 
     shown = "".join(page_of(case).text)
 
@@ -158,11 +186,9 @@ def test_report_speaks_russian_when_asked_and_keeps_the_applicants_words(
     assert json.loads((case / "case.json").read_text())["report_lang"] == "ru"
 
 
-def test_urgent_risks_come_first_in_a_box_and_calm_cases_have_none(
-    org: Org, keyring: Path, tmp_path: Path
-) -> None:
-    urgent = one_case(org, keyring, tmp_path / "a", URGENT_ANSWERS)
-    calm = one_case(org, keyring, tmp_path / "b", {"dangers": ["none"], "stay-expires": "2040-01"})
+def test_urgent_risks_come_first_in_a_box_and_calm_cases_have_none(desk: Desk) -> None:
+    urgent = desk.case(URGENT_ANSWERS, under="a")
+    calm = desk.case({"dangers": ["none"], "stay-expires": "2040-01"}, under="b")
 
     report = (urgent / "answers.html").read_text(encoding="utf-8")
     box = report.index('<div class="urgent">')
@@ -196,13 +222,8 @@ def test_urgency_rules_weigh_dangers_and_how_near_the_stay_ends() -> None:
     assert urgent_answers("another-form", {"dangers": ["deportation"]}, today) == []
 
 
-def test_server_hour_and_applicant_time_read_as_consistent(
-    org: Org, keyring: Path, tmp_path: Path
-) -> None:
-    case = one_case(
-        org,
-        keyring,
-        tmp_path,
+def test_server_hour_and_applicant_time_read_as_consistent(desk: Desk) -> None:
+    case = desk.case(
         {"story": "x"},
         sent="2026-11-22T06:50:12Z",
         received="2026-11-22T06:00:00Z",
@@ -214,17 +235,11 @@ def test_server_hour_and_applicant_time_read_as_consistent(
     assert "2026-11-22 06:00–07:00 UTC (the server keeps only the hour" in shown
 
 
-def test_followups_and_sent_replies_are_threaded_in_the_order_they_happened(
-    org: Org, keyring: Path, tmp_path: Path
-) -> None:
-    scene = decrypted_scene(
-        org,
-        keyring,
-        tmp_path,
+def test_followups_and_sent_replies_are_threaded_in_the_order_they_happened(desk: Desk) -> None:
+    scene = desk.scene(
         answers={"story": "first words"},
         followup_message="second words, after your reply",
         reply_message="your reply text",
-        lang="en",
     )
 
     report = (scene.case / "answers.html").read_text(encoding="utf-8")
@@ -248,13 +263,8 @@ def test_followups_and_sent_replies_are_threaded_in_the_order_they_happened(
     assert text.index("your reply text") < text.index("second words, after your reply")
 
 
-def test_attachments_link_inside_the_case_and_risky_ones_are_not_linked(
-    org: Org, keyring: Path, tmp_path: Path
-) -> None:
-    scene = decrypted_scene(
-        org,
-        keyring,
-        tmp_path,
+def test_attachments_link_inside_the_case_and_risky_ones_are_not_linked(desk: Desk) -> None:
+    scene = desk.scene(
         answers={"story": "files attached"},
         attachments=[
             Attachment("scan #1?.jpg", JPEG_HEAD + bytes(100), "image/jpeg"),
@@ -264,7 +274,6 @@ def test_attachments_link_inside_the_case_and_risky_ones_are_not_linked(
             Attachment("fake.jpg", b"<svg onload=alert(1)>"),
         ],
         followup_attachments=[Attachment("later.pdf", b"%PDF-1.4 later", "application/pdf")],
-        lang="en",
     )
 
     hrefs = page_of(scene.case).hrefs
@@ -281,10 +290,8 @@ def test_attachments_link_inside_the_case_and_risky_ones_are_not_linked(
     assert "dangerous type .exe" in shown and "dangerous type .html" in shown
 
 
-def test_report_command_rebuilds_the_report_in_another_language(
-    org: Org, keyring: Path, tmp_path: Path
-) -> None:
-    case = one_case(org, keyring, tmp_path, URGENT_ANSWERS, lang="en")
+def test_report_command_rebuilds_the_report_in_another_language(desk: Desk) -> None:
+    case = desk.case(URGENT_ANSWERS, lang="en")
 
     result = run("verifier", ["report", case.parent / case.name[:6], "--lang", "ru"])
 
@@ -301,9 +308,8 @@ def test_default_report_language_follows_the_locale() -> None:
     assert default_lang({}) == "en"
 
 
-def test_a_form_unknown_to_the_tool_is_shown_by_field_ids(
-    org: Org, keyring: Path, tmp_path: Path
-) -> None:
+def test_a_form_unknown_to_the_tool_is_shown_by_field_ids(desk: Desk) -> None:
+    org = desk.org
     sub = make_submission(org.manifest, answers={"dangers": ["deportation"]})
     content = {
         "v": 2,
@@ -321,9 +327,7 @@ def test_a_form_unknown_to_the_tool_is_shown_by_field_ids(
     )
     sub.envelopes = [("form", form)]
     sub.digests = {"form": crypto.payload_digest(io.BytesIO(form))}
-    out = tmp_path / "cases"
-    result = decrypt_into(write_bundle(tmp_path / "b.tar", org.chain, [sub]), keyring, out, "en")
-    assert result.exit_code == 0, result.output
+    out = desk.decrypt([sub])
 
     shown = "".join(page_of(out / sub.sid).text)
 
@@ -347,14 +351,11 @@ HOSTILE_ANSWERS: dict[str, object] = {
 
 
 def test_hostile_report_stays_inert_in_chromium_and_links_stay_in_the_case(
-    org: Org, keyring: Path, tmp_path: Path, chromium: Any
+    desk: Desk, chromium: Any
 ) -> None:
     from .report_browser import render_report
 
-    scene = decrypted_scene(
-        org,
-        keyring,
-        tmp_path,
+    scene = desk.scene(
         answers=HOSTILE_ANSWERS,
         attachments=[
             Attachment('"><script>alert(1)</script>.jpg', JPEG_HEAD + bytes(50), "image/jpeg"),
@@ -363,10 +364,10 @@ def test_hostile_report_stays_inert_in_chromium_and_links_stay_in_the_case(
         ],
         followup_message="<script>alert('followup')</script>",
         reply_message="<b>not bold</b>",
-        lang="en",
     )
 
-    seen = render_report(scene.case / "answers.html", tmp_path / "shot.png", browser=chromium)
+    shot = desk.base / "shot.png"
+    seen = render_report(scene.case / "answers.html", shot, browser=chromium)
 
     assert seen.dialogs == []
     assert seen.requests == [(scene.case / "answers.html").resolve().as_uri()]
@@ -390,4 +391,4 @@ def test_hostile_report_stays_inert_in_chromium_and_links_stay_in_the_case(
         assert link.startswith(root), link
         target = Path(unquote(link.removeprefix("file://")))
         assert target.is_file() and target.resolve().is_relative_to(scene.case.resolve())
-    assert (tmp_path / "shot.png").stat().st_size > 10_000
+    assert shot.stat().st_size > 10_000
