@@ -12,10 +12,7 @@ from __future__ import annotations
 import gzip
 import http.server
 import json
-import os
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +24,7 @@ import pytest
 
 from app.security import security_headers
 from app.settings import Settings
+from harness.caddy import run_caddy
 from tests.deploy.helpers import (
     DEPLOY,
     Org,
@@ -34,9 +32,7 @@ from tests.deploy.helpers import (
     require_tool,
     seal_submission,
     serve,
-    stop,
 )
-from tests.support.live_server import free_port
 
 CLIENT_ADDRESS = "127.0.0.2"
 ONION = "http://" + "a" * 56 + ".onion"
@@ -51,35 +47,8 @@ def client() -> httpx.Client:
 @contextmanager
 def caddy(upstream: str, log_path: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Caddy with the production Caddyfile; yields (public URL, onion URL)."""
-    public_port, onion_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "CADDY_"))}
-    env.update(
-        INTAKE_DOMAIN=f"http://127.0.0.1:{public_port}",
-        INTAKE_UPSTREAM=upstream,
-        INTAKE_ONION_PORT=str(onion_port),
-        CADDY_ADMIN="off",
-        XDG_DATA_HOME=str(tmp_path / "caddy-data"),
-        XDG_CONFIG_HOME=str(tmp_path / "caddy-config"),
-    )
-    command = [require_tool("caddy"), "run", "--config", str(DEPLOY / "caddy/Caddyfile")]
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [*command, "--adapter", "caddyfile"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    public, onion = f"http://127.0.0.1:{public_port}", f"http://127.0.0.1:{onion_port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(onion, timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.1)
-        yield public, onion
-    finally:
-        stop(proc)
+    with run_caddy(upstream, log_path, tmp_path, caddy=require_tool("caddy")) as site:
+        yield site.public, site.onion
 
 
 @dataclass(frozen=True)
