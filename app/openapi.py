@@ -61,80 +61,50 @@ _B64 = {"type": "string", "description": "Standard base64 with padding."}
 _KID = {"type": "string", "pattern": f"^{HEX32}$"}
 _DIGEST = {**_B64, "description": "b64 of a 32-byte payload digest (PROTOCOL.md v2)."}
 
+
+def _object(**properties: dict[str, Any]) -> dict[str, Any]:
+    """An object with these properties, every one required: so is each part of the raw bodies."""
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
 DSSE_SCHEMA: dict[str, Any] = {
     "title": "SignedDocument",
     "description": "A DSSE envelope (PROTOCOL.md, *Signed documents*).",
-    "type": "object",
-    "required": ["payloadType", "payload", "signatures"],
-    "properties": {
-        "payloadType": {"type": "string"},
-        "payload": _B64,
-        "signatures": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["keyid", "sig"],
-                "properties": {"keyid": {"type": "string"}, "sig": _B64},
-            },
-        },
-    },
+    **_object(
+        payloadType={"type": "string"},
+        payload=_B64,
+        signatures={"type": "array", "items": _object(keyid={"type": "string"}, sig=_B64)},
+    ),
 }
 
 
-def _file(type_name: str, key: str, item: dict[str, Any], title: str) -> dict[str, Any]:
+def _file(key: str, title: str, **line: dict[str, Any]) -> dict[str, Any]:
+    """A courier file: its type (`intake/<key>`) and its lines under `key`."""
     return {
         "title": title,
-        "type": "object",
-        "required": ["type", key],
-        "properties": {
-            "type": {"type": "string", "enum": [type_name]},
-            key: {"type": "array", "items": item},
-        },
+        **_object(
+            type={"type": "string", "enum": [f"intake/{key}"]},
+            **{key: {"type": "array", "items": _object(**line)}},
+        ),
     }
 
 
-RECEIPTS_SCHEMA = _file(
-    "intake/receipts",
-    "receipts",
-    {
-        "type": "object",
-        "required": ["digest", "kid", "sig"],
-        "properties": {"digest": _DIGEST, "kid": _KID, "sig": _B64},
-    },
-    "ReceiptsFile",
-)
+RECEIPTS_SCHEMA = _file("receipts", "ReceiptsFile", digest=_DIGEST, kid=_KID, sig=_B64)
 REPLIES_SCHEMA = _file(
-    "intake/replies",
     "replies",
-    {
-        "type": "object",
-        "required": ["mailbox", "envelope", "kid", "sig"],
-        "properties": {
-            "mailbox": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-            "envelope": _B64,
-            "kid": _KID,
-            "sig": _B64,
-        },
-    },
     "RepliesFile",
+    mailbox={"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    envelope=_B64,
+    kid=_KID,
+    sig=_B64,
 )
 REWRAPS_SCHEMA = _file(
-    "intake/rewraps",
     "rewraps",
-    {
-        "type": "object",
-        "required": ["digest", "prefix", "kid", "sig"],
-        "properties": {
-            "digest": _DIGEST,
-            "prefix": {**_B64, "description": "b64 of magic || header_len || header || header_mac"},
-            "kid": {**_KID, "description": "kid of the signing verifier's Ed25519 key"},
-            "sig": {
-                **_B64,
-                "description": 'Ed25519("intake/v2/rewrap" || payload_digest || H(32, prefix))',
-            },
-        },
-    },
     "RewrapsFile",
+    digest=_DIGEST,
+    prefix={**_B64, "description": "b64 of magic || header_len || header || header_mac"},
+    kid={**_KID, "description": "kid of the signing verifier's Ed25519 key"},
+    sig={**_B64, "description": 'Ed25519("intake/v2/rewrap" || payload_digest || H(32, prefix))'},
 )
 
 # (method, path) -> (schema name, schema) of routes that read a raw JSON body.

@@ -83,6 +83,14 @@ def _check_id(value: Any, path: str) -> str:
     return value
 
 
+def _add_once(seen: set[str], value: str, path: str, repeated: str) -> None:
+    """Section ids, field ids and a field's option values are each unique in
+    their scope: a second one is refused at `path` (`repeated` formats it)."""
+    if value in seen:
+        raise _where(path, repeated.format(value))
+    seen.add(value)
+
+
 def _check_int(value: Any, path: str, low: int, high: int) -> int:
     # bool is an int in Python; a signed `true` must not pass as 1.
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -146,9 +154,7 @@ def _check_field(field: Any, path: str, languages: list[str]) -> str:
             opath = f"{path}.options[{j}]"
             _check_keys(option, opath, _OPTION_KEYS, set())
             value = _check_id(option["value"], opath + ".value")
-            if value in seen:
-                raise _where(opath + ".value", f"option {value!r} listed twice")
-            seen.add(value)
+            _add_once(seen, value, opath + ".value", "option {!r} listed twice")
             _check_text(option["label"], opath + ".label", languages)
     elif "options" in field:
         raise _where(path + ".options", f"a {kind} field has no options")
@@ -189,9 +195,7 @@ def validate_form(form: Any) -> None:
         spath = f".sections[{i}]"
         _check_keys(section, spath, _SECTION_REQUIRED, _SECTION_OPTIONAL)
         section_id = _check_id(section["id"], spath + ".id")
-        if section_id in section_ids:
-            raise _where(spath + ".id", f"section id {section_id!r} used twice")
-        section_ids.add(section_id)
+        _add_once(section_ids, section_id, spath + ".id", "section id {!r} used twice")
         _check_text(section["title"], spath + ".title", languages)
         if "help" in section:
             _check_text(section["help"], spath + ".help", languages)
@@ -200,9 +204,7 @@ def validate_form(form: Any) -> None:
             raise _where(spath + ".fields", "must be a non-empty list")
         for j, field in enumerate(fields):
             field_id = _check_field(field, f"{spath}.fields[{j}]", languages)
-            if field_id in ids:
-                raise _where(f"{spath}.fields[{j}].id", f"id {field_id!r} used twice")
-            ids.add(field_id)
+            _add_once(ids, field_id, f"{spath}.fields[{j}].id", "id {!r} used twice")
             count += 1
     if count > MAX_FIELDS:
         raise _where(".sections", f"more than {MAX_FIELDS} fields")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 import crypto
 from app import clock
 from app.errors import (
+    IntakeError,
     ManifestConflict,
     ManifestRejected,
     ManifestSuperseded,
@@ -27,7 +28,7 @@ from app.errors import (
     NoManifest,
     TrustRootMissing,
 )
-from app.models import ManifestRow
+from app.models import ManifestRow, SiteDocumentRow
 from app.settings import Settings
 
 
@@ -117,19 +118,29 @@ def accept(
             manifest = crypto.verify_successor(cache.parse(latest), envelope)
     except crypto.InvalidSignature as exc:
         raise ManifestRejected(exc.reason) from exc
-    row = ManifestRow(
-        version=manifest.version,
-        payload=manifest.payload,
-        envelope=json.dumps(envelope, separators=(",", ":"), sort_keys=True),
-        digest=manifest.digest.hex(),
-        accepted=clock.hour(),
-    )
+    row = ManifestRow(version=manifest.version, payload=manifest.payload)
+    store_signed(session, row, envelope, manifest.digest, ManifestConflict)
+    return manifest
+
+
+def store_signed(
+    session: Session,
+    row: ManifestRow | SiteDocumentRow,
+    envelope: dict[str, Any],
+    digest: bytes,
+    clash: type[IntakeError],
+) -> None:
+    """Stores a verified manifest or site document as both are kept (canonical
+    JSON, digest, the hour accepted); in a savepoint, so a key another request
+    took first raises `clash` and leaves the caller's transaction usable."""
+    row.envelope = json.dumps(envelope, separators=(",", ":"), sort_keys=True)
+    row.digest = digest.hex()
+    row.accepted = clock.hour()
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError as exc:
-        raise ManifestConflict() from exc
-    return manifest
+        raise clash() from exc
 
 
 def for_envelope(

@@ -17,7 +17,6 @@ import json
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import crypto
@@ -59,18 +58,8 @@ def accept(session: Session, cache: ManifestCache, envelope: dict[str, Any]) -> 
     latest = latest_row(session)
     if latest is not None and doc.issued <= latest.issued:
         raise SiteStale()
-    row = SiteDocumentRow(
-        issued=doc.issued,
-        manifest_version=doc.manifest_version,
-        envelope=json.dumps(envelope, separators=(",", ":"), sort_keys=True),
-        digest=doc.digest.hex(),
-        accepted=clock.hour(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError as exc:
-        raise SiteStale() from exc
+    row = SiteDocumentRow(issued=doc.issued, manifest_version=doc.manifest_version)
+    service.store_signed(session, row, envelope, doc.digest, SiteStale)
     return doc
 
 

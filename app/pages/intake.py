@@ -308,6 +308,15 @@ def format_size(size: int, lang: str, gettext: Any) -> str:
     return f"{format_decimal(value, format=digits, locale=lang)}\u00a0{gettext(_UNITS[unit])}"
 
 
+def limits_text(limits: Limits, lang: str, gettext: Any) -> dict[str, Any]:
+    """The limits as the pages state them, one wording for both pages."""
+    return {
+        "count": limits.max_files,
+        "size": format_size(limits.max_file_bytes, lang, gettext),
+        "total": format_size(limits.max_total_bytes, lang, gettext),
+    }
+
+
 def _month_names(lang: str) -> list[str]:
     names = get_month_names("wide", context="stand-alone", locale=lang)
     return [names[month][:1].upper() + names[month][1:] for month in range(1, 13)]
@@ -337,11 +346,7 @@ def _render(request: Request, lang: str) -> HTMLResponse:
             {"id": form["id"], "version": form["version"]}, separators=(",", ":")
         ),
         limits=limits,
-        limits_text={
-            "count": limits.max_files,
-            "size": format_size(limits.max_file_bytes, lang, gettext),
-            "total": format_size(limits.max_total_bytes, lang, gettext),
-        },
+        limits_text=limits_text(limits, lang, gettext),
         limits_json=json.dumps(limits.__dict__, separators=(",", ":")),
         module_sri_json=json.dumps(pages.assets.subset(LAZY_MODULES), separators=(",", ":")),
         wordlist_json=json.dumps(

@@ -16,22 +16,14 @@ from fastapi.responses import HTMLResponse
 
 from app.pages.i18n import DEFAULT_LANGUAGE
 from app.pages.intake import SCRIPT_MESSAGES as INTAKE_MESSAGES
-from app.pages.intake import format_size, upload_limits
+from app.pages.intake import limits_text, upload_limits
 from app.pages.rendering import check_language, latest_manifest, mark, render
 
 router = APIRouter(include_in_schema=False)
 
 # Strings the page's script shows; translated on the server, handed over as JSON.
 SCRIPT_MESSAGES = {
-    "loading": mark("Preparing encryption…"),
     "ready": mark("Type your codename to read replies."),
-    "crypto_failed": mark(
-        "Encryption could not start. Reload the page; if it keeps failing, try another browser."
-    ),
-    "chain_failed": mark(
-        "The organisation's keys could not be verified. "
-        "Do not send anything; tell the organisation."
-    ),
     "empty_codename": mark("Please type your codename."),
     # The codename is checked against the word lists before it is used: a
     # mistyped one would open someone else's (empty) mailbox in silence.
@@ -49,10 +41,6 @@ SCRIPT_MESSAGES = {
     "codename_list_failed": mark(
         "The list of codename words could not be loaded, so your codename was neither "
         "checked nor sent. Check your connection and try again."
-    ),
-    "working": mark("Checking that you are not a robot (a few seconds)…"),
-    "working_progress": mark(
-        "Checking that you are not a robot (longer while the site is busy): about {percent}%…"
     ),
     "checking": mark("Looking for replies…"),
     "opened": mark("Mailbox open. Close it when you are done."),
@@ -74,7 +62,6 @@ SCRIPT_MESSAGES = {
     "rate_limited": mark("Too many people are checking right now. Wait a minute and try again."),
     "closed": mark("The mailbox is closed. Nothing was kept on this device."),
     "followup_empty": mark("Please write a message or choose a file."),
-    "encrypting": mark("Encrypting…"),
     "uploading": mark("Sending: {percent}%"),
     "offline": mark("Connection lost. Waiting to resume…"),
     "server_error": mark("The server refused the message: {message}"),
@@ -92,10 +79,17 @@ SCRIPT_MESSAGES = {
     "sent_files": mark("Files: {names}"),
 }
 
-# The chosen files' list (files.js) says exactly what it says on the intake
-# page: the same catalog entries, among them the per-file warning about
-# hidden data the page cannot remove and his two choices.
-FILE_MESSAGES = (
+# What this page says exactly as the intake page does, from the same catalog
+# entries: starting the encryption, the proof of work, and the chosen files'
+# list (files.js), among them the per-file warning about hidden data the page
+# cannot remove and his two choices.
+SHARED_MESSAGES = (
+    "loading",
+    "crypto_failed",
+    "chain_failed",
+    "working",
+    "working_progress",
+    "encrypting",
     "too_many_files",
     "file_too_large",
     "total_too_large",
@@ -115,7 +109,7 @@ FILE_MESSAGES = (
     "unit_mb",
     "unit_gb",
 )
-SCRIPT_MESSAGES.update({key: INTAKE_MESSAGES[key] for key in FILE_MESSAGES})
+SCRIPT_MESSAGES.update({key: INTAKE_MESSAGES[key] for key in SHARED_MESSAGES})
 
 
 def _limits(request: Request, lang: str) -> dict[str, Any]:
@@ -123,14 +117,7 @@ def _limits(request: Request, lang: str) -> dict[str, Any]:
     intake page's own computation, so both pages promise the same)."""
     limits = upload_limits(request.app.state.settings)
     gettext = request.app.state.pages.catalogs.get(lang).gettext
-    return {
-        "limits": limits,
-        "limits_text": {
-            "count": limits.max_files,
-            "size": format_size(limits.max_file_bytes, lang, gettext),
-            "total": format_size(limits.max_total_bytes, lang, gettext),
-        },
-    }
+    return {"limits": limits, "limits_text": limits_text(limits, lang, gettext)}
 
 
 def _wordlists(request: Request, lang: str) -> str:

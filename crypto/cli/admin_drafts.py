@@ -68,7 +68,10 @@ def draft_options(func: F) -> F:
     return func
 
 
-def _write_draft(out: Path, current: crypto.Manifest, draft: dict[str, Any]) -> None:
+def _write_draft(out: Path, current: crypto.Manifest, expires_days: int, **changes: Any) -> None:
+    """Every draft command ends here: `current`'s successor with `changes`
+    (`build_draft`'s), valid `expires_days` from now, written and explained."""
+    draft = build_draft(current, expires=expiry(expires_days), **changes)
     refuse_existing(out)
     new = parse_or_fail(draft, "the draft")
     write_file(out, dump_json(draft), mode=0o644)
@@ -111,10 +114,7 @@ def add_verifier(
         raise InputError(
             f"verifier {fp(entry.kid)} is already listed", "use retire/revoke to change it"
         )
-    draft = build_draft(
-        current, verifiers=[*current.verifiers, entry], expires=expiry(expires_days)
-    )
-    _write_draft(out, current, draft)
+    _write_draft(out, current, expires_days, verifiers=[*current.verifiers, entry])
 
 
 def _find_verifier(current: crypto.Manifest, kid_text: str) -> crypto.VerifierEntry:
@@ -142,9 +142,7 @@ def retire(kid: str, current_path: Path, out: Path, expires_days: int) -> None:
         else v
         for v in current.verifiers
     ]
-    _write_draft(
-        out, current, build_draft(current, verifiers=verifiers, expires=expiry(expires_days))
-    )
+    _write_draft(out, current, expires_days, verifiers=verifiers)
 
 
 @click.command()
@@ -164,9 +162,7 @@ def revoke(kid: str, current_path: Path, out: Path, expires_days: int) -> None:
     current = load_manifest_file(current_path, "current manifest")
     target = _find_verifier(current, kid)
     verifiers = [v for v in current.verifiers if v.kid != target.kid]
-    _write_draft(
-        out, current, build_draft(current, verifiers=verifiers, expires=expiry(expires_days))
-    )
+    _write_draft(out, current, expires_days, verifiers=verifiers)
 
 
 @click.command("add-courier")
@@ -179,8 +175,7 @@ def add_courier(public_path: Path, current_path: Path, out: Path, expires_days: 
     check_label(key.label)
     if any(c.sign_kid == key.sign_kid for c in current.couriers):
         raise InputError(f"courier {fp(key.sign_kid)} is already listed", None)
-    draft = build_draft(current, couriers=[*current.couriers, key], expires=expiry(expires_days))
-    _write_draft(out, current, draft)
+    _write_draft(out, current, expires_days, couriers=[*current.couriers, key])
 
 
 @click.command("remove-courier")
@@ -193,9 +188,7 @@ def remove_courier(kid: str, current_path: Path, out: Path, expires_days: int) -
     couriers = [c for c in current.couriers if c.sign_kid != wanted]
     if len(couriers) == len(current.couriers):
         raise InputError(f"no courier {kid!r} in manifest version {current.version}", None)
-    _write_draft(
-        out, current, build_draft(current, couriers=couriers, expires=expiry(expires_days))
-    )
+    _write_draft(out, current, expires_days, couriers=couriers)
 
 
 @click.command("rotate-admins")
@@ -227,20 +220,11 @@ def rotate_admins(
         raise InputError("the same admin key is listed twice", None)
     if threshold > len(keys):
         raise InputError(f"threshold {threshold} is more than {len(keys)} admins", None)
-    draft = build_draft(current, admins=keys, threshold=threshold, expires=expiry(expires_days))
-    _write_draft(out, current, draft)
+    _write_draft(out, current, expires_days, admins=keys, threshold=threshold)
 
 
 @click.command()
-@click.option(
-    "--current",
-    "current_path",
-    required=True,
-    type=PathArg,
-    help="The current signed manifest (or the chain file).",
-)
-@click.option("--out", required=True, type=PathArg, help="The unsigned draft to write.")
-@expires_days_option("Validity in days from now.")
+@draft_options
 def renew(current_path: Path, out: Path, expires_days: int) -> None:
     """Draft: the same keys with a new expiry (the routine every two weeks or so).
 
@@ -249,7 +233,7 @@ def renew(current_path: Path, out: Path, expires_days: int) -> None:
     The key-set fingerprint applicants compare does not change.
     """
     current = load_manifest_file(current_path, "current manifest")
-    _write_draft(out, current, build_draft(current, expires=expiry(expires_days)))
+    _write_draft(out, current, expires_days)
 
 
 @click.command("set-form")
@@ -268,8 +252,7 @@ def set_form(form_path: Path, current_path: Path, out: Path, expires_days: int) 
         ) from None
     if form == current.data.get("form"):
         raise InputError(f"{form_path} is the form manifest version {current.version} has", None)
-    draft = build_draft(current, extra={"form": form}, expires=expiry(expires_days))
-    _write_draft(out, current, draft)
+    _write_draft(out, current, expires_days, extra={"form": form})
 
 
 @click.command()

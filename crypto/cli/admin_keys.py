@@ -55,6 +55,33 @@ def _fresh_dir(out: Path) -> None:
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
+def _genesis_payload(
+    org: dict[str, str],
+    admins: list[crypto.PublicKey],
+    threshold: int,
+    expires_days: int,
+    verifiers: list[crypto.VerifierEntry] | None = None,
+    couriers: list[crypto.PublicKey] | None = None,
+) -> bytes:
+    """Every genesis this tool makes, signed here or drafted: version 1 with the
+    default form (admins replace it later with `set-form`)."""
+    now = now_utc()
+    try:
+        return crypto.build_manifest_payload(
+            version=1,
+            issued=now,
+            expires=now + dt.timedelta(days=expires_days),
+            org=org,
+            threshold=threshold,
+            admins=admins,
+            verifiers=verifiers or [],
+            couriers=couriers or [],
+            extra={"form": default_form()},
+        )
+    except ValueError as exc:
+        raise InputError(f"these settings do not make a valid manifest: {exc}", None) from None
+
+
 def sign_genesis(
     org: dict[str, str],
     admins: list[crypto.Identity],
@@ -63,21 +90,8 @@ def sign_genesis(
     verifiers: list[crypto.VerifierEntry] | None = None,
     couriers: list[crypto.PublicKey] | None = None,
 ) -> tuple[dict[str, Any], crypto.TrustRoot]:
-    now = now_utc()
-    try:
-        payload = crypto.build_manifest_payload(
-            version=1,
-            issued=now,
-            expires=now + dt.timedelta(days=expires_days),
-            org=org,
-            threshold=threshold,
-            admins=[a.public() for a in admins],
-            verifiers=verifiers or [],
-            couriers=couriers or [],
-            extra={"form": default_form()},
-        )
-    except ValueError as exc:
-        raise InputError(f"these settings do not make a valid manifest: {exc}", None) from None
+    admin_keys = [a.public() for a in admins]
+    payload = _genesis_payload(org, admin_keys, threshold, expires_days, verifiers, couriers)
     signed = crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, admins)
     root = crypto.TrustRoot(threshold, frozenset(a.sign_kid for a in admins))
     verify_chain_or_fail([signed], root)  # self-check: what we hand out must verify
@@ -158,10 +172,14 @@ def init(
         f"genesis manifest written to {out / 'manifest-1.json'} (fingerprint {genesis.fingerprint})"
     )
     _say_key_set(genesis)
+    _say_trust_root(out, root)
+    say("Give each admin key file to its admin; keep no copies together.")
+
+
+def _say_trust_root(out: Path, root: crypto.TrustRoot) -> None:
     say("Pin this trust root in the server's configuration and in every verifier's keyring")
     say(f"(it is also in {out / 'trust-root.json'}):")
     click.echo(json.dumps(root.to_json()))
-    say("Give each admin key file to its admin; keep no copies together.")
 
 
 def _say_key_set(manifest: crypto.Manifest) -> None:
@@ -180,21 +198,7 @@ def _init_draft(
         raise InputError("the same admin key is listed twice", None)
     for key in keys:
         check_label(key.label)
-    now = now_utc()
-    try:
-        payload = crypto.build_manifest_payload(
-            version=1,
-            issued=now,
-            expires=now + dt.timedelta(days=days),
-            org=org,
-            threshold=threshold,
-            admins=keys,
-            verifiers=[],
-            couriers=[],
-            extra={"form": default_form()},
-        )
-    except ValueError as exc:
-        raise InputError(f"these settings do not make a valid manifest: {exc}", None) from None
+    payload = _genesis_payload(org, keys, threshold, days)
     _fresh_dir(out)
     draft = crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, [])
     root = crypto.TrustRoot(threshold, frozenset(k.sign_kid for k in keys))
@@ -206,9 +210,7 @@ def _init_draft(
         say(f"  admin {key.label!r}: {fp(key.sign_kid)}")
     say(f"  {threshold} of {len(keys)} must sign; fingerprint {genesis.fingerprint}")
     _say_key_set(genesis)
-    say("Pin this trust root in the server's configuration and in every verifier's keyring")
-    say(f"(it is also in {out / 'trust-root.json'}):")
-    click.echo(json.dumps(root.to_json()))
+    _say_trust_root(out, root)
     say(
         f"next: each admin runs `{PROG} sign manifest-1.draft.json --key ADMIN.key "
         f"--out SIG.json`; then `{PROG} combine manifest-1.draft.json SIG... "

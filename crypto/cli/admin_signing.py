@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -164,12 +166,8 @@ def verify(signed_path: Path, chain_path: Path | None, root_path: Path | None) -
         if root is None:
             raise InputError("give --chain CHAIN.json or --trust-root trust-root.json", None)
         _signer_table(console, signed, None, new)
-        try:
+        with _refused_as("genesis manifest refused"):
             crypto.verify_chain([signed], root)
-        except crypto.IntakeCryptoError as exc:
-            raise TrustError(
-                f"genesis manifest refused: {exc.reason}", _reason_hint(exc.reason)
-            ) from None
         say(f"OK: genesis manifest version {new.version} matches the trust root and is signed")
         warn_expiry(new, "this manifest")
         return
@@ -178,12 +176,8 @@ def verify(signed_path: Path, chain_path: Path | None, root_path: Path | None) -
         genesis = parse_or_fail(chain[0], "the chain's genesis")
         root = crypto.TrustRoot(genesis.threshold, frozenset(genesis.admin_keys))
         warn("no --trust-root: trusting the chain's genesis as given")
-    try:
+    with _refused_as("the chain does not verify"):
         manifests = crypto.verify_chain(chain, root, now=effective_now_for(chain))
-    except crypto.IntakeCryptoError as exc:
-        raise TrustError(
-            f"the chain does not verify: {exc.reason}", _reason_hint(exc.reason)
-        ) from None
     head = manifests[-1]
     if new.version <= head.version:
         _verify_chain_link(console, signed, new, chain, manifests, root)
@@ -193,14 +187,10 @@ def verify(signed_path: Path, chain_path: Path | None, root_path: Path | None) -
     # key a later version revoked), never "OK".
     current = head
     _signer_table(console, signed, current, new)
-    try:
+    with _refused_as(
+        f"manifest version {new.version} is NOT a valid successor of version {current.version}"
+    ):
         crypto.verify_successor(current, signed)
-    except crypto.IntakeCryptoError as exc:
-        raise TrustError(
-            f"manifest version {new.version} is NOT a valid successor of "
-            f"version {current.version}: {exc.reason}",
-            _reason_hint(exc.reason),
-        ) from None
     say(f"OK: version {new.version} is a valid successor of version {current.version}")
     warn_expiry(new, "this manifest")
 
@@ -227,14 +217,10 @@ def _verify_chain_link(
     _signer_table(console, signed, previous, new)
     # The file's own signatures, in the chain's place of this link.
     own = [*chain[:index], signed]
-    try:
+    with _refused_as(
+        f"manifest version {new.version} matches the chain's but its signatures do not verify"
+    ):
         crypto.verify_chain(own, root, now=effective_now_for(own))
-    except crypto.IntakeCryptoError as exc:
-        raise TrustError(
-            f"manifest version {new.version} matches the chain's but its signatures "
-            f"do not verify: {exc.reason}",
-            _reason_hint(exc.reason),
-        ) from None
     say(
         f"OK: version {new.version} is the chain's own version {new.version} "
         f"(the head is version {head.version})"
@@ -252,15 +238,20 @@ def _verify_site_file(
     manifests = verify_chain_or_fail(load_chain_file(chain_path), root)
     latest = manifests[-1]
     _signer_table(console, doc.envelope, None, latest, title=doc.title)
-    try:
+    with _refused_as(f"the site document is NOT signed for manifest version {latest.version}"):
         verify_site(doc.envelope, latest)
-    except crypto.IntakeCryptoError as exc:
-        raise TrustError(
-            f"the site document is NOT signed for manifest version {latest.version}: {exc.reason}",
-            _reason_hint(exc.reason),
-        ) from None
     say(f"OK: {doc.title} is signed by the admins of manifest version {latest.version}")
     warn_expiry(latest, "the current manifest")
+
+
+@contextmanager
+def _refused_as(what: str) -> Iterator[None]:
+    """`verify` reports every refusal alike: what failed, the reason class, and
+    what to do about that class."""
+    try:
+        yield
+    except crypto.IntakeCryptoError as exc:
+        raise TrustError(f"{what}: {exc.reason}", _reason_hint(exc.reason)) from None
 
 
 def _reason_hint(reason: str) -> str:

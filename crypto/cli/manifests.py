@@ -362,26 +362,12 @@ def diff_lines(old: crypto.Manifest, new: crypto.Manifest) -> list[str]:
                 f"- REVOKED: verifier {_show(v.label)} ({fp(kid)}) loses access to new "
                 "submissions and its replies no longer verify"
             )
-    old_a = {a.sign_kid: a for a in old.admins}
-    new_a = {a.sign_kid: a for a in new.admins}
-    for kid, a in new_a.items():
-        if kid not in old_a:
-            lines.append(f"+ NEW ADMIN: {_show(a.label)} ({fp(kid)}) may sign future manifests")
-    for kid, a in old_a.items():
-        if kid not in new_a:
-            lines.append(f"- admin removed: {_show(a.label)} ({fp(kid)})")
-    if new.threshold != old.threshold or len(new_a) != len(old_a):
-        lines.append(
-            f"admin threshold {old.threshold} of {len(old_a)} -> {new.threshold} of {len(new_a)}"
-        )
-    old_c = {c.sign_kid: c for c in old.couriers}
-    new_c = {c.sign_kid: c for c in new.couriers}
-    for kid, c in new_c.items():
-        if kid not in old_c:
-            lines.append(f"+ NEW COURIER: {_show(c.label)} ({fp(kid)}) may pull ciphertext")
-    for kid, c in old_c.items():
-        if kid not in new_c:
-            lines.append(f"- courier removed: {_show(c.label)} ({fp(kid)})")
+    lines += _key_changes("admin", old.admins, new.admins, "may sign future manifests")
+    # Kids are distinct within a parsed manifest, so the lists' lengths count keys.
+    old_n, new_n = len(old.admins), len(new.admins)
+    if new.threshold != old.threshold or new_n != old_n:
+        lines.append(f"admin threshold {old.threshold} of {old_n} -> {new.threshold} of {new_n}")
+    lines += _key_changes("courier", old.couriers, new.couriers, "may pull ciphertext")
     old_extra, new_extra = extra_fields(old), extra_fields(new)
     for key in sorted(set(old_extra) | set(new_extra)):
         if old_extra.get(key) == new_extra.get(key):
@@ -392,6 +378,25 @@ def diff_lines(old: crypto.Manifest, new: crypto.Manifest) -> list[str]:
             lines.append(f"field {_show(key)} changes")
     if len(lines) == 1 + (new.expires != old.expires):
         lines.append("no change of keys")
+    return lines
+
+
+def _key_changes(
+    role: str, old: list[crypto.PublicKey], new: list[crypto.PublicKey], power: str
+) -> list[str]:
+    """Admin and courier keys change alike: added ones gain `power`, removed ones lose it."""
+    old_k = {k.sign_kid: k for k in old}
+    new_k = {k.sign_kid: k for k in new}
+    lines = [
+        f"+ NEW {role.upper()}: {_show(k.label)} ({fp(kid)}) {power}"
+        for kid, k in new_k.items()
+        if kid not in old_k
+    ]
+    lines += [
+        f"- {role} removed: {_show(k.label)} ({fp(kid)})"
+        for kid, k in old_k.items()
+        if kid not in new_k
+    ]
     return lines
 
 
