@@ -17,20 +17,18 @@ browser tests do.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import http.server
 import itertools
 import statistics
-import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.results import Headline, Measurement, Target
+from harness.loopback import loopback_server
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "app" / "static"
@@ -73,20 +71,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.write(body)
                     return
         self.send_error(404)
-
-
-@contextlib.contextmanager
-def static_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @dataclass
@@ -284,7 +268,7 @@ def encrypt(ctx: Any) -> Measurement:
     rounds = 2 if ctx.quick else 3
     browser = _launch(ctx, jitless=False)
     try:
-        with static_server() as url:
+        with loopback_server(_Handler) as url:
             run = measure(browser, url, size, rounds, timeout=600)
     finally:
         browser.close()
@@ -385,7 +369,7 @@ def encrypt_jitless(ctx: Any) -> Measurement:
     rounds = 1 if ctx.quick else 2
     browser = _launch(ctx, jitless=True)
     try:
-        with static_server() as url:
+        with loopback_server(_Handler) as url:
             v2, v3, parts, build = measure_photo(browser, url, size, rounds, timeout=1800)
     finally:
         browser.close()

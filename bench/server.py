@@ -15,7 +15,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,10 +129,12 @@ class Totals:
 Step = tuple[str, str, Any]
 
 
-async def _run(url: str, items: list[list[Step]], pid: int) -> Round:
+async def _round(
+    url: str, pid: int, items: Sequence[T], one: Callable[[Connection, T], Awaitable[str | None]]
+) -> Round:
     """CLIENTS concurrent clients, each on its own keep-alive connection, work
-    through `items` (each a list of requests made in order); an item's latency
-    runs from its first request to its last answer."""
+    through `items`, each with `one` (which answers what went wrong, or None);
+    an item's latency runs from its start to its end, counted when it went right."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
     latencies: list[float] = []
     errors: list[str] = []
@@ -141,27 +143,13 @@ async def _run(url: str, items: list[list[Step]], pid: int) -> Round:
     async def client() -> None:
         connection = Connection(host, int(port))
         try:
-            for steps in queue:
+            for item in queue:
                 started = time.perf_counter()
-                for method, path, body in steps:
-                    try:
-                        if isinstance(body, bytes):
-                            status, answer = await connection.request(
-                                method, path, body, "application/octet-stream"
-                            )
-                        else:
-                            status, answer = await connection.request(
-                                method, path, json.dumps(body).encode(), "application/json"
-                            )
-                    except (OSError, asyncio.IncompleteReadError) as exc:
-                        errors.append(type(exc).__name__)
-                        await connection.close()
-                        break
-                    if status >= 300:
-                        errors.append(f"{status} {answer[:100]!r}")
-                        break
-                else:
+                error = await one(connection, item)
+                if error is None:
                     latencies.append(time.perf_counter() - started)
+                else:
+                    errors.append(error)
         finally:
             await connection.close()
 
@@ -173,8 +161,30 @@ async def _run(url: str, items: list[list[Step]], pid: int) -> Round:
     return Round(len(items), wall, latencies, cpu1 - cpu0, client1 - client0, errors)
 
 
+async def _steps(connection: Connection, steps: list[Step]) -> str | None:
+    """An item's requests, made in order; the first that fails ends it."""
+    for method, path, body in steps:
+        try:
+            if isinstance(body, bytes):
+                status, answer = await connection.request(
+                    method, path, body, "application/octet-stream"
+                )
+            else:
+                status, answer = await connection.request(
+                    method, path, json.dumps(body).encode(), "application/json"
+                )
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            await connection.close()
+            return type(exc).__name__
+        if status >= 300:
+            return f"{status} {answer[:100]!r}"
+    return None
+
+
 def run(url: str, items: list[list[Step]], pid: int) -> Round:
-    return run_async(_run(url, items, pid))
+    """CLIENTS concurrent clients work through `items` (each a list of requests
+    made in order); an item's latency runs from its first request to its last answer."""
+    return run_async(_round(url, pid, items, _steps))
 
 
 def envelopes(org: Any, count: int) -> list[bytes]:
@@ -412,52 +422,29 @@ def throughput(ctx: Any) -> Measurement:
 def _flows(intake: Any, flow_bodies: list[bytes]) -> Round:
     """Declare, upload and finalise each envelope: the steps depend on the
     answer to the first, so each client runs them itself."""
-    host, port = intake.url.removeprefix("http://").rsplit(":", 1)
+    return run_async(_round(intake.url, intake.pid, flow_bodies, _flow))
 
-    async def go() -> Round:
-        latencies: list[float] = []
-        errors: list[str] = []
-        queue = iter(flow_bodies)
 
-        async def client() -> None:
-            connection = Connection(host, int(port))
-            try:
-                for body in queue:
-                    started = time.perf_counter()
-                    declared = {
-                        "kind": "submission",
-                        "mailbox": None,
-                        "envelopes": [{"id": "form", "size": len(body)}],
-                    }
-                    status, created = await connection.json("POST", "/api/v1/submissions", declared)
-                    if status != 201:
-                        errors.append(f"create {status}")
-                        continue
-                    sid = created["id"]
-                    put, _ = await connection.request(
-                        "PUT",
-                        f"/api/v1/submissions/{sid}/envelopes/form?offset=0",
-                        body,
-                        "application/octet-stream",
-                    )
-                    final, _ = await connection.json(
-                        "POST", f"/api/v1/submissions/{sid}/finalise", {}
-                    )
-                    if put != 200 or final != 200:
-                        errors.append(f"put {put} / finalise {final}")
-                        continue
-                    latencies.append(time.perf_counter() - started)
-            finally:
-                await connection.close()
-
-        cpu0, client0 = cpu_seconds(intake.pid), time.process_time()
-        started = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(CLIENTS)))
-        wall = time.perf_counter() - started
-        cpu1, client1 = cpu_seconds(intake.pid), time.process_time()
-        return Round(len(flow_bodies), wall, latencies, cpu1 - cpu0, client1 - client0, errors)
-
-    return run_async(go())
+async def _flow(connection: Connection, body: bytes) -> str | None:
+    declared = {
+        "kind": "submission",
+        "mailbox": None,
+        "envelopes": [{"id": "form", "size": len(body)}],
+    }
+    status, created = await connection.json("POST", "/api/v1/submissions", declared)
+    if status != 201:
+        return f"create {status}"
+    sid = created["id"]
+    put, _ = await connection.request(
+        "PUT",
+        f"/api/v1/submissions/{sid}/envelopes/form?offset=0",
+        body,
+        "application/octet-stream",
+    )
+    final, _ = await connection.json("POST", f"/api/v1/submissions/{sid}/finalise", {})
+    if put != 200 or final != 200:
+        return f"put {put} / finalise {final}"
+    return None
 
 
 def _postgres_round(ctx: Any, bodies: list[bytes]) -> Totals | None:

@@ -4,6 +4,7 @@ Each admin, verifier and courier is a separate home directory holding only
 that person's key file; every tool runs as a subprocess with `HOME` set to
 it and that person's own passphrase, as on separate machines. Argon2id key
 files cost about a second each, so the people are made once per session.
+The Chromium browser is the shared fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 import pytest
 
 import crypto
-from tests.support.browser import launch_chromium
 from tests.support.live_server import LiveServer, live_server
 
 from .people import People, Person
@@ -151,10 +151,3 @@ def server(
 ) -> Iterator[LiveServer]:
     with serve(organisation, tmp_path_factory.mktemp("server")) as live:
         yield live
-
-
-@pytest.fixture(scope="module")
-def chromium(playwright_instance: Any) -> Iterator[Any]:
-    browser = launch_chromium(playwright_instance)
-    yield browser
-    browser.close()

@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from harness.loopback import loopback_server
 
 Headers = list[tuple[str, str]]
 # (path, answer headers, answer body) -> (headers, body) for a browser.
@@ -122,13 +123,5 @@ def tampering_proxy(upstream: str, tamper: Tamper | None) -> Iterator[tuple[str,
     """A reverse proxy in front of `upstream` on a free loopback port; yields
     (its URL, its log). `tamper=None` makes it an honest proxy."""
     log = ProxyLog()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(upstream, tamper, log))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", log
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with loopback_server(_handler(upstream, tamper, log)) as url:
+        yield url, log

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 import crypto
 from app.main import create_app
@@ -25,6 +24,7 @@ from app.migrate import upgrade
 from app.runtime import build_runtime
 from app.settings import Settings
 from crypto.site import SITE_TYPE, build_site_payload, file_digest
+from tests.support.app_clients import unthrottled_settings
 from tests.support.databases import fresh_database, postgres_unavailable_reason
 
 with warnings.catch_warnings():
@@ -118,16 +118,7 @@ def org() -> Org:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, org: Org) -> Settings:
-    settings = Settings(
-        database_url=database_url,
-        blob_dir=tmp_path / "blobs",
-        environment="test",
-        trust_root=org.trust_root(),
-        pow_difficulty=0,
-        pow_secret=SecretStr("p" * 64),
-        min_free_bytes=0,
-        rate_limit_scale=0,
-    )
+    settings = unthrottled_settings(database_url, tmp_path / "blobs", org.trust_root(), "p" * 64)
     upgrade(settings)
     return settings
 

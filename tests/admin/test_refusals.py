@@ -20,6 +20,7 @@ import pytest
 
 import crypto
 from tests.support.live_server import LiveServer
+from tests.support.manifests import redated_payload
 
 from .conftest import Organisation
 from .people import People
@@ -80,16 +81,11 @@ def expired(people: People, url: str) -> tuple[Path, str]:
     a1, a2 = people.admin("admin-a1"), people.admin("admin-a2")
     current = crypto.parse_manifest(server_chain(url)[-1])
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    payload = crypto.build_manifest_payload(
+    payload = redated_payload(
+        current,
         version=current.version + 1,
         issued=now - dt.timedelta(days=2),
         expires=now - dt.timedelta(hours=1),
-        org=current.data["org"],
-        threshold=current.threshold,
-        admins=current.admins,
-        verifiers=current.verifiers,
-        couriers=current.couriers,
-        extra={"form": current.data["form"]},
     )
     draft = a1.home / "r-expired.draft.json"
     draft.write_text(json.dumps(crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, [])))

@@ -9,9 +9,8 @@ answers with the bytes each test chooses.
 from __future__ import annotations
 
 import gzip
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import brotli
@@ -19,6 +18,7 @@ import pytest
 
 from crypto.cli import transport
 from crypto.cli.common import ServerError
+from harness.loopback import loopback_server
 
 PAGE = b"<!doctype html><title>x</title>" + b"<p>encrypted before it is sent</p>" * 500
 
@@ -52,14 +52,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def origin() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(_Handler) as url:
+        yield url
 
 
 @pytest.mark.parametrize("path", ["/br", "/gzip"])

@@ -31,7 +31,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 from schemathesis import GenerationMode, checks
 from schemathesis.python import asgi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,7 +38,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import crypto
 from app.main import create_app
 from app.migrate import upgrade
-from app.settings import Settings
 from tests.server.server_helpers import (
     World,
     attachment_id,
@@ -49,6 +47,7 @@ from tests.server.server_helpers import (
     seal,
     submit,
 )
+from tests.support.app_clients import unthrottled_settings
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -124,15 +123,8 @@ class Deployment:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     tmp: Path = tmp_path_factory.mktemp("schemathesis")
     world = World.create()
-    settings_ = Settings(
-        database_url=f"sqlite:///{tmp / 'intake.db'}",
-        blob_dir=tmp / "blobs",
-        environment="test",
-        trust_root=world.trust_root(),
-        pow_difficulty=0,
-        pow_secret=SecretStr("s" * 64),
-        min_free_bytes=0,
-        rate_limit_scale=0,
+    settings_ = unthrottled_settings(
+        f"sqlite:///{tmp / 'intake.db'}", tmp / "blobs", world.trust_root(), "s" * 64
     )
     upgrade(settings_)
     app = create_app(settings_)

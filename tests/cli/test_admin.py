@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import crypto
+from tests.support.manifests import redated_payload
 
 from .support import (
     Attachment,
@@ -446,16 +447,8 @@ def test_demo_renew_extends_a_chain_about_to_expire_with_the_demo_admins(tmp_pat
     ]
     old = crypto.parse_manifest(json.loads((demo / "manifest-1.json").read_text()))
     now = crypto.parse_time(crypto.format_time(old.issued))
-    payload = crypto.build_manifest_payload(
-        version=1,
-        issued=now - dt.timedelta(days=40),
-        expires=now + dt.timedelta(days=3),
-        org=old.data["org"],
-        threshold=old.threshold,
-        admins=old.admins,
-        verifiers=old.verifiers,
-        couriers=old.couriers,
-        extra={"form": old.data["form"]},
+    payload = redated_payload(
+        old, version=1, issued=now - dt.timedelta(days=40), expires=now + dt.timedelta(days=3)
     )
     aged = crypto.dsse_sign(crypto.MANIFEST_TYPE, payload, admins)
     (demo / "manifest-1.json").write_text(json.dumps(aged))

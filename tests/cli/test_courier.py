@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.server
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 import crypto
+from harness.loopback import serving
 
 from .applicant import http_json, org_server, upload
 from .support import (
@@ -167,13 +167,8 @@ def range_server(org: Org, tmp_path: Path) -> Iterator[_RangeServer]:
     server.etag = '"bundle-1"'
     server.cut_first_at = 200_000
     server.requests = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_interrupted_pull_resumes_with_a_range_request(

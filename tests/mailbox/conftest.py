@@ -57,6 +57,14 @@ def stored(database_url: str, demo_verifier: crypto.Identity, manifest: crypto.M
     return Stored(database_url, demo_verifier, manifest)
 
 
+@pytest.fixture
+def server_replies(
+    server: LiveServer, demo_verifier: crypto.Identity, manifest: crypto.Manifest
+) -> Stored:
+    """Replies written straight into the live server's database, as the demo verifier signs them."""
+    return Stored(server.database_url, demo_verifier, manifest)
+
+
 @pytest.fixture(scope="session")
 def genesis(demo_org: Path) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((demo_org / "manifest-1.json").read_text())

@@ -101,20 +101,6 @@ def add_reply(
     return crypto.b64e(crypto.blake2b(32, envelope))
 
 
-def reply_waiting(
-    database_url: str,
-    signer: crypto.Identity,
-    manifest: crypto.Manifest,
-    codename: str,
-    content: bytes,
-) -> crypto.MailboxKeys:
-    """A reply signed by `signer`, stored for the mailbox `codename` opens; returns the
-    keys the applicant's phone derives from that codename."""
-    keys = keys_for(manifest, codename)
-    add_reply(database_url, signer, manifest, keys, content)
-    return keys
-
-
 @dataclass
 class Stored:
     """The demo organisation's replies, written straight into the test database
@@ -126,6 +112,11 @@ class Stored:
 
     def keys(self, codename: str = CODENAME) -> crypto.MailboxKeys:
         return keys_for(self.manifest, codename)
+
+    def waiting(self, codename: str, status: str, message: str) -> None:
+        """A signed reply, stored for the mailbox `codename` opens."""
+        content = reply_content(status, message)
+        add_reply(self.database_url, self.verifier, self.manifest, self.keys(codename), content)
 
     def reply(self, keys: crypto.MailboxKeys, message: str) -> str:
         """Stores a signed reply; returns its name, b64 H(32, envelope)."""

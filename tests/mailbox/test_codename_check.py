@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect
 
-import crypto
 from tests.mailbox.browser import READY_TIMEOUT, SEND_TIMEOUT, open_mailbox
-from tests.mailbox.support import reply_content, reply_waiting
+from tests.mailbox.support import Stored
 from tests.support.live_server import LiveServer, demo_server
 
 pytestmark = pytest.mark.browser
@@ -138,11 +137,9 @@ def test_numbering_out_of_order_is_named_not_guessed(
 def test_a_numbered_copy_and_the_plain_codename_open_the_same_mailbox(
     chromium: Browser,
     server: LiveServer,
-    demo_verifier: crypto.Identity,
-    manifest: crypto.Manifest,
+    server_replies: Stored,
 ) -> None:
-    content = reply_content("needs-info", "Пришлите фото паспорта.")
-    reply_waiting(server.database_url, demo_verifier, manifest, RUSSIAN, content)
+    server_replies.waiting(RUSSIAN, "needs-info", "Пришлите фото паспорта.")
     with closing(chromium.new_page()) as page:
         # Copied from the page's numbered list, or written down with numbers.
         numbered = "\n".join(

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Request, expect
 
-import crypto
 from tests.mailbox.browser import READY_TIMEOUT, SEND_TIMEOUT, open_mailbox
-from tests.mailbox.support import reply_content, reply_waiting
+from tests.mailbox.support import Stored
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -43,14 +42,12 @@ def test_the_old_codenames_hold_retired_words() -> None:
 def test_a_codename_with_retired_words_opens_its_mailbox(
     chromium: Browser,
     server: LiveServer,
-    demo_verifier: crypto.Identity,
-    manifest: crypto.Manifest,
+    server_replies: Stored,
     codename: str,
     lang: str,
 ) -> None:
     # A reply for the mailbox of the codename as the phone made it.
-    content = reply_content("received", "Мы получили ваше сообщение.")
-    reply_waiting(server.database_url, demo_verifier, manifest, codename, content)
+    server_replies.waiting(codename, "received", "Мы получили ваше сообщение.")
     with closing(chromium.new_page()) as page:
         open_mailbox(page, server.url, codename, lang=lang)
         expect(page.locator("#codename-error")).to_be_hidden()

@@ -21,9 +21,9 @@ from tests.mailbox.browser import leaves_no_trace, open_mailbox, submit_with_cod
 from tests.mailbox.support import (
     CODENAME,
     OTHER_CODENAME,
+    Stored,
     keys_for,
     reply_content,
-    reply_waiting,
     signed_reply,
     store_reply,
 )
@@ -177,11 +177,9 @@ def test_a_wrong_codename_looks_exactly_like_a_codename_without_replies(
 def test_closing_or_leaving_the_mailbox_keeps_nothing_to_go_back_to(
     chromium: Browser,
     server: LiveServer,
-    manifest: crypto.Manifest,
-    demo_verifier: crypto.Identity,
+    server_replies: Stored,
 ) -> None:
-    content = reply_content("received", "Мы получили ваше сообщение.")
-    reply_waiting(server.database_url, demo_verifier, manifest, LEAVING_CODENAME, content)
+    server_replies.waiting(LEAVING_CODENAME, "received", "Мы получили ваше сообщение.")
     context = chromium.new_context()
     # The quick exit leaves for a real site; here it answers locally.
     context.route("https://www.google.com/**", lambda route: route.fulfill(body="neutral"))
@@ -211,11 +209,9 @@ def test_closing_or_leaving_the_mailbox_keeps_nothing_to_go_back_to(
 def test_the_mailbox_works_without_webassembly(
     chromium_jitless: Browser,
     server: LiveServer,
-    manifest: crypto.Manifest,
-    demo_verifier: crypto.Identity,
+    server_replies: Stored,
 ) -> None:
-    content = reply_content("needs-info", "Пришлите копию паспорта.")
-    reply_waiting(server.database_url, demo_verifier, manifest, JITLESS_CODENAME, content)
+    server_replies.waiting(JITLESS_CODENAME, "needs-info", "Пришлите копию паспорта.")
     with closing(chromium_jitless.new_page()) as page:
         assert page.evaluate("() => typeof WebAssembly") == "undefined"
         open_mailbox(page, server.url, JITLESS_CODENAME, lang="ru")

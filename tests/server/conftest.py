@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from app.migrate import upgrade
 from app.models import Base
 from app.settings import Settings
-from tests.support.app_clients import app_clients
+from tests.support.app_clients import app_clients, unthrottled_settings
 
 # Starlette 1.x asks for `httpx2` under its TestClient; the project pins
 # `httpx`, which works the same. Only this one import-time warning is
@@ -132,18 +132,10 @@ def world() -> World:
 @pytest.fixture
 def make_settings(database_url: str, tmp_path: Path, world: World) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "database_url": database_url,
-            "blob_dir": tmp_path / "blobs",
-            "environment": "test",
-            "trust_root": world.trust_root(),
-            "pow_difficulty": 0,
-            "pow_secret": SecretStr(POW_SECRET),
-            "min_free_bytes": 0,
-            "rate_limit_scale": 0,
-        }
-        values.update(overrides)
-        return Settings(**values)
+        values: dict[str, Any] = {"trust_root": world.trust_root(), **overrides}
+        return unthrottled_settings(
+            database_url, tmp_path / "blobs", pow_secret=POW_SECRET, **values
+        )
 
     return make
 

@@ -220,6 +220,26 @@ def receipts(world_verifier: crypto.Identity, envelopes: Sequence[bytes]) -> dic
     return {"type": "intake/receipts", "receipts": items}
 
 
+def rewrap_to(world: World, envelope: bytes, manifest: dict[str, Any]) -> tuple[bytes, bytes]:
+    """(payload digest, new prefix): `envelope` rewrapped by the first verifier
+    to the active verifiers of `manifest`, as the verifier's tool does offline."""
+    target = crypto.parse_manifest(manifest)
+    prefix = crypto.rewrap_prefix(
+        io.BytesIO(envelope),
+        crypto.Keyring([world.verifiers[0]]),
+        [v.x25519 for v in target.active_verifiers()],
+        manifest=target.ref,
+    )
+    return crypto.payload_digest(io.BytesIO(envelope)), prefix
+
+
+def rewraps(signer: crypto.Identity, digest: bytes, prefix: bytes) -> dict[str, Any]:
+    """A rewraps document of one new `prefix` for the payload `digest`, signed by `signer`."""
+    kid, sig = crypto.sign_rewrap(signer, digest, prefix)
+    item = {"digest": crypto.b64e(digest), "prefix": crypto.b64e(prefix)}
+    return {"type": "intake/rewraps", "rewraps": [{**item, "kid": kid, "sig": crypto.b64e(sig)}]}
+
+
 @contextlib.contextmanager
 def live_server(app: FastAPI) -> Iterator[str]:
     """Runs `app` under uvicorn on a free loopback port; yields its base URL."""

@@ -17,6 +17,8 @@ from server_helpers import (
     courier_post,
     read_bundle,
     receipts,
+    rewrap_to,
+    rewraps,
     seal,
     signed,
     submit,
@@ -236,20 +238,7 @@ def test_rewrap_changes_the_bundle_id(
     rotated = world.manifest(2, active=[world.verifiers[0], world.verifiers[2]])
     assert client.post("/api/v1/manifests", json=rotated).status_code == 201
     before = _get(client, world)
-    ref = crypto.parse_manifest(rotated)
-    prefix = crypto.rewrap_prefix(
-        io.BytesIO(envelope),
-        crypto.Keyring([world.verifiers[0]]),
-        [v.x25519 for v in ref.active_verifiers()],
-        manifest=ref.ref,
-    )
-    digest = crypto.payload_digest(io.BytesIO(envelope))
-    kid, sig = crypto.sign_rewrap(world.verifiers[0], digest, prefix)
-    item = {"digest": crypto.b64e(digest), "prefix": crypto.b64e(prefix)}
-    document = {
-        "type": "intake/rewraps",
-        "rewraps": [{**item, "kid": kid, "sig": crypto.b64e(sig)}],
-    }
+    document = rewraps(world.verifiers[0], *rewrap_to(world, envelope, rotated))
     assert courier_post(client, world, "/api/v1/courier/rewraps", document).json() == {
         "accepted": 1
     }

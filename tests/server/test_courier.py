@@ -18,6 +18,8 @@ from server_helpers import (
     make_reply,
     read_bundle,
     receipts,
+    rewrap_to,
+    rewraps,
     seal,
     signed,
     submit,
@@ -247,19 +249,9 @@ def test_rewrap_replaces_the_prefix_and_keeps_the_payload(
     )
     assert client.post("/api/v1/manifests", json=rotated).status_code == 201
 
-    new_keys = [v.x25519 for v in crypto.parse_manifest(rotated).active_verifiers()]
-    keyring = crypto.Keyring([world.verifiers[0]])
     # A rewrap prefix for the new manifest (the verifier would do this offline).
-    prefix = crypto.rewrap_prefix(
-        io.BytesIO(envelope), keyring, new_keys, manifest=crypto.parse_manifest(rotated).ref
-    )
-    digest = crypto.payload_digest(io.BytesIO(envelope))
-    kid, sig = crypto.sign_rewrap(world.verifiers[0], digest, prefix)
-    entry = {"digest": crypto.b64e(digest), "prefix": crypto.b64e(prefix)}
-    document = {
-        "type": "intake/rewraps",
-        "rewraps": [{**entry, "kid": kid, "sig": crypto.b64e(sig)}],
-    }
+    digest, prefix = rewrap_to(world, envelope, rotated)
+    document = rewraps(world.verifiers[0], digest, prefix)
     assert courier_post(client, world, "/api/v1/courier/rewraps", document).json() == {
         "accepted": 1
     }
@@ -275,16 +267,8 @@ def test_rewrap_replaces_the_prefix_and_keeps_the_payload(
     other = seal(rotated, b"other", kind="attachment")
     header_len = int.from_bytes(other[8:12], "big")
     other_prefix = other[: 12 + header_len + 32]
-    kid, sig = crypto.sign_rewrap(world.verifiers[0], digest, other_prefix)
-    bad = {
-        "digest": crypto.b64e(digest),
-        "prefix": crypto.b64e(other_prefix),
-        "kid": kid,
-        "sig": crypto.b64e(sig),
-    }
-    response = courier_post(
-        client, world, "/api/v1/courier/rewraps", {"type": "intake/rewraps", "rewraps": [bad]}
-    )
+    bad = rewraps(world.verifiers[0], digest, other_prefix)
+    response = courier_post(client, world, "/api/v1/courier/rewraps", bad)
     assert response.status_code == 422
     assert _error(response) == "rewrap-invalid"
     _chain, subs = read_bundle(courier_get(client, world, "/api/v1/courier/bundle").content)
