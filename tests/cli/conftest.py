@@ -15,6 +15,7 @@ import pytest
 
 import crypto
 
+from .desk import Desk
 from .support import PASSPHRASE, Org, courier_keyring, new_org
 
 
@@ -45,3 +46,8 @@ def courier_org(
 ) -> tuple[list[dict[str, Any]], Path]:
     """A genesis naming the session's verifier and courier; the keyring pins it."""
     return courier_keyring(org, courier_key[1], tmp_path)
+
+
+@pytest.fixture
+def desk(org: Org, keyring: Path, tmp_path: Path) -> Desk:
+    return Desk(org, keyring, tmp_path)

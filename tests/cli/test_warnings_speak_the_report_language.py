@@ -12,29 +12,21 @@ from pathlib import Path
 from string import Formatter
 from typing import Any
 
-import pytest
-
 import crypto
 from crypto.cli.report import _WORDS, LANGS
 
+from .desk import Desk, page_of
 from .support import (
     CODENAME,
     Attachment,
-    Org,
     decrypt_into,
     make_submission,
     run,
     write_bundle,
 )
-from .test_case_report import Desk, page_of
 
 # A file name that would be markup, and a right-to-left override, if it were not escaped.
 HOSTILE_NAME = "<img src=x onerror=alert(1)>\u202egpj.exe"
-
-
-@pytest.fixture
-def desk(org: Org, keyring: Path, tmp_path: Path) -> Desk:
-    return Desk(org, keyring, tmp_path)
 
 
 def odd_case(desk: Desk, lang: str) -> Path:
