@@ -106,6 +106,13 @@ def describe_crypto_error(exc: crypto.IntakeCryptoError) -> tuple[str, str | Non
             SIGNATURE_REASONS.get(exc.reason, f"verification failed ({exc.reason})"),
             "do not trust this file; get the chain again from a trusted source",
         )
+    if isinstance(exc, crypto.UnsupportedCpu):
+        return (
+            "this envelope (version 4, sealed by a browser without WebAssembly) is "
+            "AES-256-GCM, which needs a CPU with AES instructions (AES-NI or ARMv8 "
+            "crypto); this laptop's CPU has none, and nothing was decrypted",
+            "open it on another laptop whose CPU has AES instructions",
+        )
     if isinstance(exc, crypto.InvalidEnvelope):
         return (
             "envelope " + _ENVELOPE_REASONS.get(exc.reason, exc.reason),
