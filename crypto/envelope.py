@@ -356,7 +356,8 @@ class _GcmPull:
         self._index = 0
 
     def pull(self, ciphertext: bytes) -> tuple[bytes, int] | None:
-        if len(ciphertext) < GCM_ABYTES or self._index >= MAX_GCM_CHUNKS:
+        # An empty chunk is never written (a final one would be refused anyway).
+        if len(ciphertext) <= GCM_ABYTES or self._index >= MAX_GCM_CHUNKS:
             return None
         for final, tag in ((False, _sodium.TAG_MESSAGE), (True, _sodium.TAG_FINAL)):
             nonce = _gcm_nonce(self._header, self._index, final)

@@ -152,7 +152,7 @@ def test_without_aes_instructions_v4_fails_typed_after_the_header_and_releases_n
     assert out.getvalue() == b""
     assert not isinstance(info.value, InvalidEnvelope)  # not the envelope's fault
     message, hint = describe_crypto_error(info.value)
-    assert "AES" in message and hint is not None and "another laptop" in hint
+    assert "AES" in message and "another laptop" in message and hint is not None
     # Key and header checks still come first: a wrong keyring is no-match.
     with pytest.raises(InvalidEnvelope) as nomatch:
         open_envelope(io.BytesIO(envelope), io.BytesIO(), Keyring([V2]))
