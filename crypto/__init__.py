@@ -1,9 +1,10 @@
-"""Intake protocol core: implements docs/PROTOCOL.md version 4 and reads what 1 to 3 wrote.
+"""Intake protocol core: implements docs/PROTOCOL.md version 5 and reads what 1 to 4 wrote.
 
 Version 3 added reader rules (the page anchor, the key-set fingerprint, short
 manifest validity); version 4 writes envelopes with ``"v": 3``
-(``ENVELOPE_VERSION``; only the payload digest changed), and every earlier
-envelope still opens.
+(``ENVELOPE_VERSION``; only the payload digest changed); version 5 adds
+envelope ``"v": 4`` (AES-256-GCM payload, written only by browsers without
+WebAssembly), and every earlier envelope still opens.
 
 Public API (docs/CRYPTO_API.md): everything is importable from ``crypto``.
 Raw libsodium calls live only in ``crypto._sodium``; nothing here imports the
@@ -65,6 +66,7 @@ from crypto.errors import (
     InvalidSignature,
     ManifestExpired,
     NoMatchingKey,
+    UnsupportedCpu,
     WrongPassphrase,
 )
 from crypto.keys import (
@@ -113,10 +115,11 @@ from crypto.signatures import (
     verify_rewrap,
 )
 
-PROTOCOL_VERSION = 4
-READS_VERSIONS = (1, 2, 3)
+PROTOCOL_VERSION = 5
+READS_VERSIONS = (1, 2, 3, 4)
 # The header "v" of envelopes written now: 3, which changed only the payload
-# digest (PROTOCOL.md, the envelope); readers open 1, 2 and 3.
+# digest (PROTOCOL.md, the envelope). Browsers without WebAssembly write 4
+# (AES-256-GCM payload, PROTOCOL.md *Changes in version 5*); readers open 1 to 4.
 ENVELOPE_VERSION = 3
 
 __all__ = [
@@ -145,6 +148,7 @@ __all__ = [
     "SealResult",
     "SubmissionItem",
     "TrustRoot",
+    "UnsupportedCpu",
     "VerifierEntry",
     "WrongPassphrase",
     "anchor_json",

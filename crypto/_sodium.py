@@ -26,7 +26,7 @@ import hashlib
 import secrets
 
 from nacl import bindings as _b
-from nacl.exceptions import BadSignatureError, CryptoError
+from nacl.exceptions import BadSignatureError, CryptoError, UnavailableError
 
 KEY_BYTES = 32
 STREAM_HEADER_BYTES: int = _b.crypto_secretstream_xchacha20poly1305_HEADERBYTES
@@ -195,3 +195,55 @@ class StreamPull:
         except (CryptoError, RuntimeError, ValueError):
             return None
         return bytes(message), int(tag)
+
+
+# -- AES-256-GCM (envelope version 4) ------------------------------------------
+#
+# libsodium's AES-256-GCM runs only on CPUs with AES instructions (AES-NI on
+# x86, the ARMv8 crypto extensions on ARM); elsewhere PyNaCl refuses it with
+# UnavailableError. ``aes256gcm_available`` probes once, with a known answer
+# (NIST's empty-message test: key and nonce all zero), so a broken build is
+# refused as firmly as a missing instruction set.
+
+AES256GCM_NONCE_BYTES: int = _b.crypto_aead_aes256gcm_NPUBBYTES
+AES256GCM_ABYTES: int = _b.crypto_aead_aes256gcm_ABYTES
+_AES256GCM_KAT = bytes.fromhex("530f8afbc74536b9a963b4f1c4cb738b")
+_aes_available: bool | None = None
+
+if (AES256GCM_NONCE_BYTES, AES256GCM_ABYTES) != (12, 16):
+    raise ImportError("libsodium AES-256-GCM sizes differ from PROTOCOL.md")
+
+
+class CipherUnavailable(Exception):
+    """This CPU cannot run libsodium's AES-256-GCM (no AES instructions)."""
+
+
+def aes256gcm_available() -> bool:
+    """True if libsodium's AES-256-GCM runs here and gives the known answer."""
+    global _aes_available
+    if _aes_available is None:
+        try:
+            probe = bytes(_b.crypto_aead_aes256gcm_encrypt(b"", None, bytes(12), bytes(32)))
+        except (UnavailableError, CryptoError, RuntimeError):
+            probe = b""
+        _aes_available = probe == _AES256GCM_KAT
+    return _aes_available
+
+
+def aes256gcm_encrypt(message: bytes, nonce: bytes, key: bytes) -> bytes:
+    """``crypto_aead_aes256gcm_encrypt`` without additional data: ciphertext || tag."""
+    if not aes256gcm_available():
+        raise CipherUnavailable("AES-256-GCM needs a CPU with AES instructions")
+    return bytes(_b.crypto_aead_aes256gcm_encrypt(message, None, nonce, key))
+
+
+def aes256gcm_decrypt(ciphertext: bytes, nonce: bytes, key: bytes) -> bytes | None:
+    """The plaintext, or ``None`` if ``ciphertext`` does not authenticate."""
+    if not aes256gcm_available():
+        raise CipherUnavailable("AES-256-GCM needs a CPU with AES instructions")
+    if len(ciphertext) < AES256GCM_ABYTES:
+        return None
+    try:
+        return bytes(_b.crypto_aead_aes256gcm_decrypt(ciphertext, None, nonce, key))
+    except (CryptoError, ValueError, TypeError):
+        return None

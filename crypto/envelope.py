@@ -6,18 +6,25 @@ before the whole envelope verified: ``open_envelope`` decrypts into a spooled
 temporary and copies to the caller only after TAG_FINAL, the absence of
 trailing data and the zero padding have all been checked.
 
-Versions: writers produce ``"v": 3``; readers open 1, 2 and 3. The byte
-layout is the same in all three; only the payload digest differs (v1: the
-whole envelope, v2: BLAKE2b over the payload, v3: BLAKE2b over the SHA-256 of
-each chunk, so a browser without WebAssembly hashes with native WebCrypto).
+Versions: writers produce ``"v": 3``; readers open 1 to 4. The byte
+layout is the same in all four; the payload digest differs (v1: the whole
+envelope, v2: BLAKE2b over the payload, v3 and v4: BLAKE2b over the SHA-256 of
+each chunk, so a browser without WebAssembly hashes with native WebCrypto),
+and v4 changes the payload cipher: AES-256-GCM in the STREAM construction,
+which a browser without WebAssembly runs natively (WebCrypto) where
+secretstream runs as interpreted asm.js. Only browsers without WebAssembly
+write v4; ``seal(..., version=4)`` exists for tests and vectors. Opening v4
+needs a CPU with AES instructions (``UnsupportedCpu`` otherwise).
 
 Reader order (so Python and the browser report the same class):
   1. prefix structure and v2 bounds ............ ``malformed``
   2. some keyring key opens some ``sealed`` ..... ``no-match``
   3. ``header_mac`` under an opened key ......... ``header-mac``
-  4. chunks: each read as ``chunk + 17`` bytes;
+  4. chunks: each read as ``chunk + 17`` bytes (v4: ``chunk + 16``);
      a chunk that does not authenticate, has a tag other than MESSAGE/FINAL,
      or is an empty FINAL chunk ................. ``payload``
+     (v4 has no tag byte: a chunk authenticates as non-final or as final,
+     its nonce's last byte, or not at all)
      the stream ends before a FINAL chunk ....... ``truncated``
      any byte after the FINAL chunk ............. ``trailing-data``
   5. length prefix and padding .................. ``padding``
@@ -39,7 +46,7 @@ from typing import IO, Any, BinaryIO
 
 from crypto import _sodium
 from crypto.encoding import b64d, b64e, blake2b, is_int, is_kid, kid, load_json
-from crypto.errors import InvalidEnvelope, NoMatchingKey
+from crypto.errors import InvalidEnvelope, NoMatchingKey, UnsupportedCpu
 from crypto.keys import Identity, Keyring
 from crypto.padding import LENGTH_PREFIX, padded_size, padme
 
@@ -54,10 +61,16 @@ HEADER_KEYS = frozenset({"v", "kind", "manifest", "recipients", "stream", "chunk
 MAX_MANIFEST_VERSION = 2**53 - 1  # the largest integer JavaScript holds exactly
 PAYLOAD_DIGEST_LABEL = b"intake/v2/payload-digest"
 PAYLOAD_DIGEST_LABEL_V3 = b"intake/v3/payload-digest"
-ENVELOPE_VERSION = 3  # what writers produce
-READ_VERSIONS = (1, 2, 3)
+PAYLOAD_DIGEST_LABEL_V4 = b"intake/v4/payload-digest"
+ENVELOPE_VERSION = 3  # what writers produce (browsers without WebAssembly: 4)
+READ_VERSIONS = (1, 2, 3, 4)
+WRITE_VERSIONS = (3, 4)
 _HEADER_MAC_LABEL = b"intake/v1/header-mac"
 _PAYLOAD_KEY_LABEL = b"intake/v1/payload"
+_PAYLOAD_KEY_LABEL_V4 = b"intake/v4/payload"  # AES-256-GCM: a key no other cipher uses
+GCM_ABYTES = _sodium.AES256GCM_ABYTES  # 16: v4's per-chunk overhead
+GCM_NONCE_PREFIX = 7  # bytes of the stream header in each v4 nonce
+MAX_GCM_CHUNKS = 2**32  # the u32be chunk counter of a v4 nonce
 _SPOOL_MAX = 4 * 2**20  # plaintext below this stays in memory while verifying
 _COPY = 1 << 16
 
@@ -220,33 +233,40 @@ def read_header(src: IO[bytes]) -> EnvelopeHeader:
     )
 
 
+def chunk_overhead(v: int) -> int:
+    """Bytes each payload chunk adds: 17 (secretstream, v1-v3) or 16 (AES-GCM, v4)."""
+    return GCM_ABYTES if v >= 4 else _sodium.STREAM_ABYTES
+
+
 def check_payload_framing(header: EnvelopeHeader, payload_length: int) -> None:
     """Refuse a payload length no honest writer could produce (server-side check).
 
-    The payload must be whole chunks of ``chunk + 17`` bytes plus one non-empty
-    last chunk, carrying a Padmé-padded plaintext of at least 4096 bytes.
+    The payload must be whole chunks of ``chunk + 17`` bytes (v4: ``chunk +
+    16``) plus one non-empty last chunk, carrying a Padmé-padded plaintext of
+    at least 4096 bytes.
     """
     if not is_int(payload_length) or payload_length <= 0:
         raise _malformed()
-    step = header.chunk + _sodium.STREAM_ABYTES
+    abytes = chunk_overhead(header.v)
+    step = header.chunk + abytes
     count = -(-payload_length // step)
     last = payload_length - (count - 1) * step
-    if last <= _sodium.STREAM_ABYTES:
+    if last <= abytes:
         raise _malformed()
-    plain = payload_length - count * _sodium.STREAM_ABYTES
+    plain = payload_length - count * abytes
     if plain < 4096 or padme(plain) != plain:
         raise _malformed()
 
 
-def payload_length_for(content_length: int, chunk: int = 65536) -> int:
+def payload_length_for(content_length: int, chunk: int = 65536, v: int = ENVELOPE_VERSION) -> int:
     """Bytes after ``header_mac`` for ``content_length`` bytes of content."""
     plain = padded_size(content_length)
-    return plain + -(-plain // chunk) * _sodium.STREAM_ABYTES
+    return plain + -(-plain // chunk) * chunk_overhead(v)
 
 
 class _PayloadDigest:
     """The payload digest, fed the payload one framed chunk (``chunk + 17``
-    bytes, the last shorter) at a time.
+    bytes, v4 ``chunk + 16``, the last shorter) at a time.
 
     v1 and v2 (v1 readers only ever compare it with v2 writers' values):
     ``H(32, "intake/v2/payload-digest" || stream_header || payload)``.
@@ -255,12 +275,19 @@ class _PayloadDigest:
     binding (a collision needs one in SHA-256 or BLAKE2b), but the bulk of the
     hashing is SHA-256, which every browser has natively (WebCrypto) even
     where no JIT or WebAssembly runs (PROTOCOL.md, the envelope, v3).
+    v4: the v3 formula under its own label, ``"intake/v4/payload-digest"``,
+    over AES-GCM chunks of ``chunk + 16`` bytes.
     """
 
     def __init__(self, v: int, stream_header: bytes) -> None:
         self._hash_list = v >= 3
         self._state = _sodium.Blake2b(32)
-        label = PAYLOAD_DIGEST_LABEL_V3 if self._hash_list else PAYLOAD_DIGEST_LABEL
+        if v >= 4:
+            label = PAYLOAD_DIGEST_LABEL_V4
+        elif self._hash_list:
+            label = PAYLOAD_DIGEST_LABEL_V3
+        else:
+            label = PAYLOAD_DIGEST_LABEL
         self._state.update(label + stream_header)
 
     def update_chunk(self, block: bytes) -> None:
@@ -280,8 +307,77 @@ def _header_mac_key(k: bytes) -> bytes:
     return blake2b(32, _HEADER_MAC_LABEL, key=k)
 
 
-def _payload_key(k: bytes) -> bytes:
-    return blake2b(32, _PAYLOAD_KEY_LABEL, key=k)
+def _payload_key(k: bytes, v: int) -> bytes:
+    return blake2b(32, _PAYLOAD_KEY_LABEL_V4 if v >= 4 else _PAYLOAD_KEY_LABEL, key=k)
+
+
+# -- the v4 payload cipher: AES-256-GCM in the STREAM construction ----------------
+
+
+def _gcm_nonce(stream_header: bytes, index: int, final: bool) -> bytes:
+    """``stream[0:7] || u32be(index) || final``: unique per chunk of one key,
+    and a chunk moved, dropped or marked final elsewhere no longer authenticates."""
+    if not 0 <= index < MAX_GCM_CHUNKS:
+        raise ValueError("too many chunks for one v4 envelope")
+    return (
+        stream_header[:GCM_NONCE_PREFIX]
+        + struct.pack(">I", index)
+        + (b"\x01" if final else b"\x00")
+    )
+
+
+class _GcmPush:
+    """The encrypting side of v4's payload cipher (the same interface as
+    ``_sodium.StreamPush``: ``header`` and ``push``)."""
+
+    def __init__(self, key: bytes, header: bytes | None) -> None:
+        if not _sodium.aes256gcm_available():
+            raise UnsupportedCpu()
+        self.header = header if header is not None else _sodium.random_bytes(24)
+        self._key = key
+        self._index = 0
+
+    def push(self, message: bytes, final: bool) -> bytes:
+        nonce = _gcm_nonce(self.header, self._index, final)
+        self._index += 1
+        return _sodium.aes256gcm_encrypt(message, nonce, self._key)
+
+
+class _GcmPull:
+    """The decrypting side: each chunk authenticates under the non-final nonce
+    (TAG_MESSAGE), the final one (TAG_FINAL), or neither (``None``), so v4
+    reports ``payload``, ``truncated`` and ``trailing-data`` as v3 does."""
+
+    def __init__(self, key: bytes, header: bytes) -> None:
+        if not _sodium.aes256gcm_available():
+            raise UnsupportedCpu()
+        self._key = key
+        self._header = header
+        self._index = 0
+
+    def pull(self, ciphertext: bytes) -> tuple[bytes, int] | None:
+        # An empty chunk is never written (a final one would be refused anyway).
+        if len(ciphertext) <= GCM_ABYTES or self._index >= MAX_GCM_CHUNKS:
+            return None
+        for final, tag in ((False, _sodium.TAG_MESSAGE), (True, _sodium.TAG_FINAL)):
+            nonce = _gcm_nonce(self._header, self._index, final)
+            plain = _sodium.aes256gcm_decrypt(ciphertext, nonce, self._key)
+            if plain is not None:
+                self._index += 1
+                return plain, tag
+        return None
+
+
+def _pusher(v: int, k: bytes, header: bytes | None) -> _sodium.StreamPush | _GcmPush:
+    if v >= 4:
+        return _GcmPush(_payload_key(k, v), header)
+    return _sodium.StreamPush(_payload_key(k, v), header)
+
+
+def _puller(v: int, k: bytes, header: bytes) -> _sodium.StreamPull | _GcmPull:
+    if v >= 4:
+        return _GcmPull(_payload_key(k, v), header)
+    return _sodium.StreamPull(_payload_key(k, v), header)
 
 
 def _header_mac(k: bytes, covered: bytes) -> bytes:
@@ -414,7 +510,7 @@ def _seal_plaintext(
     bad padding through this; ``seal`` is the only public writer)."""
     k = rng(32) if rng is not None else _sodium.random_bytes(32)
     stream_header = rng(_sodium.STREAM_HEADER_BYTES) if rng is not None else None
-    pusher = _sodium.StreamPush(_payload_key(k), stream_header)
+    pusher = _pusher(v, k, stream_header)
     prefix = _build_prefix(
         k,
         v=v,
@@ -459,21 +555,26 @@ def seal(
     recipients: Sequence[bytes],
     chunk: int = 65536,
     rng: Rng | None = None,
+    version: int = ENVELOPE_VERSION,
 ) -> SealResult:
     """Encrypt ``size`` bytes from ``src`` to ``recipients`` (X25519 public keys).
 
     ``rng`` replaces the OS CSPRNG to make output reproducible (test vectors
     only). Draw order: K (32), the stream header (24), then one 32-byte
-    ephemeral seed per recipient in order.
+    ephemeral seed per recipient in order. ``version`` 4 (AES-256-GCM, what
+    browsers without WebAssembly write) is for tests and vectors; it needs a
+    CPU with AES instructions (``UnsupportedCpu``).
     """
     _check_seal_args(kind, manifest, recipients, chunk)
+    if version not in WRITE_VERSIONS:
+        raise ValueError(f"version must be one of {WRITE_VERSIONS}")
     if not is_int(size) or size < 0:
         raise ValueError("size must be a non-negative int")
     return _seal_plaintext(
         _content_plaintext(src, size),
         padded_size(size),
         dst,
-        v=ENVELOPE_VERSION,
+        v=version,
         kind=kind,
         manifest=manifest,
         recipients=recipients,
@@ -490,6 +591,7 @@ def seal_bytes(
     recipients: Sequence[bytes],
     chunk: int = 65536,
     rng: Rng | None = None,
+    version: int = ENVELOPE_VERSION,
 ) -> bytes:
     """``seal`` for content held in memory."""
     out = io.BytesIO()
@@ -502,6 +604,7 @@ def seal_bytes(
         recipients=recipients,
         chunk=chunk,
         rng=rng,
+        version=version,
     )
     return out.getvalue()
 
@@ -558,10 +661,10 @@ def _decrypt_into(
     discards on failure). Returns (header, content size, payload digest, opener)."""
     header = read_header(src)
     k, opener = _recover_key(header, openers)
-    puller = _sodium.StreamPull(_payload_key(k), header.stream_header)
+    puller = _puller(header.v, k, header.stream_header)  # v4 without AES: UnsupportedCpu
     digest = _PayloadDigest(header.v, header.stream_header)
     sink = _PlaintextSink(out)
-    step = header.chunk + _sodium.STREAM_ABYTES
+    step = header.chunk + chunk_overhead(header.v)
     while True:
         block = _read_exact(src, step)
         if not block:
@@ -669,12 +772,12 @@ def payload_digest(src: BinaryIO) -> bytes:
     """The payload digest of the envelope's version (``_PayloadDigest``), streamed.
 
     Needs no key and checks structure only, like ``read_header``. The payload
-    is taken in the chunks a reader frames (``chunk + 17`` bytes, the last
-    shorter), whatever its length.
+    is taken in the chunks a reader frames (``chunk + 17`` bytes, v4 ``chunk +
+    16``, the last shorter), whatever its length. No AES instructions needed.
     """
     header = read_header(src)
     digest = _PayloadDigest(header.v, header.stream_header)
-    step = header.chunk + _sodium.STREAM_ABYTES
+    step = header.chunk + chunk_overhead(header.v)
     while True:
         block = _read_exact(src, step)
         if not block:

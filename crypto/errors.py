@@ -46,6 +46,22 @@ class NoMatchingKey(InvalidEnvelope):
         self.recipients = list(recipients)
 
 
+class UnsupportedCpu(IntakeCryptoError):
+    """This machine cannot open the envelope: not a fault of the envelope.
+
+    Envelope version 4 (sealed by a browser without WebAssembly) is
+    AES-256-GCM, which libsodium runs only on CPUs with AES instructions (AES-NI
+    on x86, the ARMv8 crypto extensions on ARM). Raised after the header MAC
+    verified and before any payload byte is decrypted; the envelope opens on a
+    laptop whose CPU has them.
+    """
+
+    allowed = frozenset({"unsupported-cpu"})
+
+    def __init__(self, reason: str = "unsupported-cpu") -> None:
+        super().__init__(reason)
+
+
 class InvalidSignature(IntakeCryptoError):
     """A DSSE document, manifest chain, reply, receipt or request did not verify."""
 

@@ -48,6 +48,10 @@ from crypto.envelope import PREFIX_OVERHEAD, PREFIX_START, prefix_length
 
 # Free space is re-checked after this many bytes of one upload.
 _DISK_CHECK_BYTES = 8 * 1024 * 1024
+# Envelope versions the server stores (PROTOCOL.md, Uploading envelopes): 2 (a
+# page cached from before version 3), 3 (what pages write) and 4 (what a page
+# without WebAssembly writes: an AES-256-GCM payload). Never 1 (see there).
+STORED_ENVELOPE_VERSIONS = (2, 3, 4)
 # A body declared no larger than this is received whole and stored in one
 # worker-thread call (a form, the last piece of an attachment); larger ones
 # are written in batches of this size. Each hop to a worker thread costs
@@ -447,9 +451,10 @@ class Uploads:
         """The header names a manifest we hold and is sealed to exactly its
         active verifiers: a page that added a recipient (or dropped one) is
         refused here, before anyone relies on it."""
-        if header.v not in (2, 3):
+        if header.v not in STORED_ENVELOPE_VERSIONS:
             raise EnvelopeRejected(
-                "Only version-2 and version-3 envelopes are accepted.", reason="malformed"
+                "Only version-2, version-3 and version-4 envelopes are accepted.",
+                reason="malformed",
             )
         if header.kind != kind:
             raise EnvelopeRejected(

@@ -217,6 +217,15 @@ async function digestComponents(probe) {
   for (let at = 0; at < slow.length; at += CHUNK) IC.sha256(slow.subarray(at, Math.min(at + CHUNK, slow.length)));
   out.sha256PlainJs = (performance.now() - started) * scale;
   out.rawCipher = raw(probe).ms * scale;
+  // (v4) AES-256-GCM alone, WebCrypto, over every byte in the same chunks.
+  const aesKey = await crypto.subtle.importKey("raw", new Uint8Array(32), { name: "AES-GCM" }, false, ["encrypt"]);
+  started = performance.now();
+  for (let at = 0, i = 0; at < data.length; at += CHUNK, i++) {
+    const iv = new Uint8Array(12);
+    new DataView(iv.buffer).setUint32(7, i);
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv }, aesKey, data.subarray(at, Math.min(at + CHUNK, data.length)));
+  }
+  out.aesGcmWebCrypto = performance.now() - started;
   started = performance.now();
   const reader = blob.stream().getReader();
   for (;;) {

@@ -106,6 +106,16 @@ def describe_crypto_error(exc: crypto.IntakeCryptoError) -> tuple[str, str | Non
             SIGNATURE_REASONS.get(exc.reason, f"verification failed ({exc.reason})"),
             "do not trust this file; get the chain again from a trusted source",
         )
+    if isinstance(exc, crypto.UnsupportedCpu):
+        return (
+            "this envelope (version 4, sealed by a browser without WebAssembly) is "
+            "AES-256-GCM, which needs a CPU with AES instructions (AES-NI or ARMv8 "
+            "crypto); this laptop's CPU has none, so nothing was decrypted: open it "
+            "on another laptop",
+            "one whose CPU has AES-NI (x86) or the ARMv8 crypto extensions "
+            "(on Linux, `grep -m1 -ow aes /proc/cpuinfo` prints aes); cases from "
+            "browsers with WebAssembly (version 3) open here as before",
+        )
     if isinstance(exc, crypto.InvalidEnvelope):
         return (
             "envelope " + _ENVELOPE_REASONS.get(exc.reason, exc.reason),

@@ -21,6 +21,7 @@ DOCUMENTED = [
     "ManifestExpired",
     "WrongPassphrase",
     "InvalidKeyFile",
+    "UnsupportedCpu",
     "b64e",
     "b64d",
     "blake2b",
@@ -82,9 +83,9 @@ DOCUMENTED = [
 ]
 
 
-def test_package_declares_protocol_version_4_reading_envelopes_1_to_3_writing_v3() -> None:
-    assert crypto.PROTOCOL_VERSION == 4
-    assert crypto.READS_VERSIONS == (1, 2, 3)
+def test_package_declares_protocol_version_5_reading_envelopes_1_to_4_writing_v3() -> None:
+    assert crypto.PROTOCOL_VERSION == 5
+    assert crypto.READS_VERSIONS == (1, 2, 3, 4)
     assert crypto.ENVELOPE_VERSION == 3
 
 

@@ -1,10 +1,15 @@
-"""Envelope versions 2 and 3 through the real verifier tool, attachments and all.
+"""Envelope versions 2, 3 and 4 through the real verifier tool, attachments and all.
 
 Version 3 (what pages and tools write now) names attachments by a different
 payload digest than version 2. A bundle can hold both: submissions sent
 before the change (or by a page cached from before it) are version 2. The
 verifier tool must open each, match every attachment against the digest its
 own version defines, and still refuse an attachment that is not the one named.
+
+Version 4 (PROTOCOL.md version 5: an AES-256-GCM payload) is what the real
+intake page writes in a browser without WebAssembly (Tor Browser "Safer",
+jitless Chromium here); the last test sends through that page and the live
+server and opens the case with the offline tools.
 """
 
 from __future__ import annotations
@@ -12,11 +17,15 @@ from __future__ import annotations
 import io
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+from playwright.sync_api import Browser, expect
+
 import crypto
+from crypto import _sodium
 from crypto.envelope import _content_plaintext, _seal_plaintext
 from tests.cli.support import (
     Attachment,
@@ -27,6 +36,8 @@ from tests.cli.support import (
     new_org,
     write_bundle,
 )
+from tests.page import flow
+from tests.support.live_server import LiveServer
 
 PHOTO = b"\xff\xd8\xff\xe0" + secrets.token_bytes(150_000) + b"\xff\xd9"
 
@@ -144,3 +155,111 @@ def test_a_version_3_attachment_named_by_the_version_2_digest_of_its_bytes_is_re
     assert_clean_failure(result)
     assert "does not match the digest in the form" in result.stderr
     assert case_dirs(out) == []
+
+
+def _seal_v4(data: bytes, kind: str, manifest: crypto.Manifest) -> bytes:
+    to = [v.x25519 for v in manifest.active_verifiers()]
+    return crypto.seal_bytes(data, kind=kind, manifest=manifest.ref, recipients=to, version=4)
+
+
+def test_a_bundle_with_a_version_4_submission_opens_with_its_digests_matched(
+    tmp_path: Path,
+) -> None:
+    org = new_org(tmp_path / "org")
+    photo = Attachment("фото.jpg", PHOTO, "image/jpeg")
+    sub = _submission(org.manifest, photo, _seal_v4)
+    assert {crypto.read_header(io.BytesIO(data)).v for _, data in sub.envelopes} == {4}
+    out = tmp_path / "cases"
+
+    result = decrypt_into(write_bundle(tmp_path / "b.tar", org.chain, [sub]), org.keyring_dir, out)
+
+    assert result.exit_code == 0, result.output
+    doc = _case(out, sub.sid)
+    assert doc["status"] == "ok" and doc["envelope_version"] == 4
+    assert {e["id"]: e["payload_digest"] for e in doc["envelopes"]} == {
+        eid: crypto.b64e(d) for eid, d in sub.digests.items()
+    }
+    assert [a["flags"] for a in doc["attachments"]] == [[]]
+    assert (out / sub.sid / "attachments" / photo.name).read_bytes() == PHOTO
+
+
+@pytest.fixture
+def laptop_without_aes() -> Iterator[None]:
+    """libsodium's AES-256-GCM as a CPU without AES instructions leaves it: unavailable."""
+    saved = _sodium._aes_available
+    _sodium._aes_available = False
+    try:
+        yield
+    finally:
+        _sodium._aes_available = saved
+
+
+def test_a_laptop_without_aes_instructions_refuses_a_version_4_case_clearly_and_writes_nothing(
+    tmp_path: Path, laptop_without_aes: None
+) -> None:
+    org = new_org(tmp_path / "org")
+    photo = Attachment("фото.jpg", PHOTO, "image/jpeg")
+    _sodium._aes_available = None  # seal on this machine (it has them) ...
+    sub = _submission(org.manifest, photo, _seal_v4)
+    _sodium._aes_available = False  # ... and open as if it had none
+    out = tmp_path / "cases"
+
+    result = decrypt_into(write_bundle(tmp_path / "b.tar", org.chain, [sub]), org.keyring_dir, out)
+
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert "AES" in result.output and "another laptop" in result.output
+    assert case_dirs(out) == []
+    assert b"\xff\xd8\xff\xe0" not in b"".join(
+        p.read_bytes() for p in out.rglob("*") if p.is_file()
+    )
+
+
+def test_a_safer_mode_browser_seals_version_4_through_the_page_and_the_verifier_opens_it(
+    chromium_jitless: Browser,
+    server: LiveServer,
+    demo_org: Path,
+    tools_env: dict[str, str],
+    tmp_path: Path,
+    database_kind: str,
+) -> None:
+    if database_kind != "sqlite":
+        pytest.skip("the envelope version does not depend on the database")
+    canary = "canary-" + secrets.token_hex(8)
+    scan = flow.write_file(
+        tmp_path / "повестка.pdf", 200_000, head=b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
+    )
+    context = chromium_jitless.new_context()
+    page = context.new_page()
+    flow.open_page(page, server)
+    assert page.evaluate("() => typeof WebAssembly") == "undefined"
+    # Without WebAssembly, with WebCrypto (localhost is a secure context): version 4.
+    assert page.evaluate("() => window.isSecureContext") is True
+    flow.fill(page, "#q-contact-address", "signal " + canary[-6:])
+    flow.go_to(page, "story")
+    page.fill("#q-story", f"Я ушёл из части. {canary}")
+    flow.go_to(page, "files")
+    page.set_input_files("#files", [str(scan)])
+    expect(page.locator("#file-list li")).to_have_count(1)
+    page.locator("#file-list li").get_by_role("button", name="Всё равно отправить").click()
+    flow.go_to(page, "reply")
+    flow.decline_codename(page)
+    flow.send(page, timeout=180_000)
+    context.close()
+
+    cases = flow.pull_and_decrypt(server, demo_org, tools_env, tmp_path / "offline")
+
+    case = flow.find_case(cases, canary)
+    assert case.doc["status"] == "ok", case.doc["warnings"]
+    assert case.doc["envelope_version"] == 4
+    [attachment] = case.doc["attachments"]
+    assert attachment["flags"] == []  # its v4 payload digest matched the form's
+    assert (case.folder / attachment["file"]).read_bytes() == scan.read_bytes()
+    # Every envelope the page sent (form and attachment) is version 4.
+    versions = []
+    with (tmp_path / "offline" / "bundle.tar").open("rb") as src:
+        for item in crypto.read_bundle(src):
+            if isinstance(item, crypto.SubmissionItem):
+                versions += [crypto.read_header(fh).v for _eid, fh in item.envelopes]
+                item.close()
+    assert versions == [4, 4]

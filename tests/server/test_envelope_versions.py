@@ -1,4 +1,9 @@
-"""The server stores version-2 and version-3 envelopes, and no version 1.
+"""The server stores version-2, -3 and -4 envelopes, and no version 1.
+
+Version 4 (PROTOCOL.md version 5) is what a page without WebAssembly writes:
+the same layout, an AES-256-GCM payload of ``chunk + 16``-byte chunks and its
+own payload-digest label; the server checks its framing and names it by its
+digest like the others.
 
 Version 3 (what pages write now) differs from version 2 only in the payload
 digest, the name the server stores an envelope by; a page cached from before
@@ -69,6 +74,7 @@ def test_version_1_upload_is_refused_clearly_and_the_upload_can_start_again(
     error = refused.json()["error"]
     assert error["code"] == "envelope-invalid"
     assert "version-2" in error["message"] and "version-3" in error["message"]
+    assert "version-4" in error["message"]
     # Nothing kept: the same upload starts again from 0 (a fixed page re-seals
     # as v3; the declared size must then match, so declare anew).
     assert client.get(f"/api/v1/submissions/{sid}/envelopes/form").json()["offset"] == 0
@@ -79,13 +85,13 @@ def test_version_1_upload_is_refused_clearly_and_the_upload_can_start_again(
     assert client.post(f"/api/v1/submissions/{fresh}/finalise").status_code == 200
 
 
-@pytest.mark.parametrize("version", [2, 3])
-def test_version_2_and_3_uploads_are_stored_under_their_own_payload_digest(
+@pytest.mark.parametrize("version", [2, 3, 4])
+def test_version_2_3_and_4_uploads_are_stored_under_their_own_payload_digest(
     client: TestClient, genesis: dict[str, Any], version: int
 ) -> None:
     content = b'{"answers": {}}' + b" " * 70_000  # two chunks: the v3 hash list has two entries
-    # Version 3 is what the public writer produces now.
-    envelope = seal(genesis, content) if version == 3 else _seal_old(genesis, content, v=2)
+    # Version 3 is what the public writer produces now; 4 what a page without WebAssembly does.
+    envelope = seal(genesis, content) if version == 3 else _seal_old(genesis, content, v=version)
     assert crypto.read_header(io.BytesIO(envelope)).v == version
     sid = create(client, {"form": envelope}).json()["id"]
 

@@ -34,6 +34,7 @@ from crypto import (
     ManifestRef,
     TrustRoot,
     VerifierEntry,
+    _sodium,
     anchor_json,
     b64d,
     b64e,
@@ -65,7 +66,13 @@ from crypto import (
     verify_rewrap,
 )
 from crypto.dsse import MANIFEST_TYPE
-from crypto.envelope import _content_plaintext, _seal_plaintext
+from crypto.envelope import (
+    MAGIC,
+    _content_plaintext,
+    _gcm_nonce,
+    _payload_key,
+    _seal_plaintext,
+)
 
 HERE = Path(__file__).resolve().parent
 FILES = (
@@ -357,6 +364,188 @@ def _v3_envelope_vectors() -> list[dict[str, Any]]:
     return vecs
 
 
+def _gcm_chunks(name: str, envelope: bytes, plan: list[tuple[bytes, int, bool]]) -> bytes:
+    """``envelope`` (sealed with ``DetRng("envelope/" + name)``, so its K is that
+    stream's first 32 bytes) with its payload replaced by AES-GCM chunks
+    ``(plaintext, index, final)`` in the given order: the v4 faults no honest
+    writer makes."""
+    header = read_header(io.BytesIO(envelope))
+    key = _payload_key(DetRng("envelope/" + name)(32), 4)
+    out = [header.prefix]
+    for plain, index, final in plan:
+        nonce = _gcm_nonce(header.stream_header, index, final)
+        out.append(_sodium.aes256gcm_encrypt(plain, nonce, key))
+    return b"".join(out)
+
+
+def _with_version(envelope: bytes, old: int, new: int) -> bytes:
+    """The header's ``"v"`` changed, the header MAC left as it was."""
+    header = read_header(io.BytesIO(envelope))
+    raw = header.raw.replace(b'{"v":%d,' % old, b'{"v":%d,' % new, 1)
+    if raw == header.raw or len(raw) != len(header.raw):
+        raise AssertionError("version not rewritten")
+    return MAGIC + struct.pack(">I", len(raw)) + raw + envelope[len(header.prefix) - 32 :]
+
+
+def _v4_envelope_vectors() -> list[dict[str, Any]]:
+    """Envelope version 4 (PROTOCOL.md version 5): AES-256-GCM in the STREAM
+    construction, what a browser without WebAssembly writes."""
+    vecs: list[dict[str, Any]] = []
+    envelope = b""
+    for n, chunk in ((0, 65536), (1, 65536), (65537, 65536), (20000, 4096)):
+        name = f"ok-v4-size-{n}-chunk-{chunk}"
+        content = _content(name, n)
+        envelope = _seal(name, content, chunk=chunk, v=4)
+        same = seal_bytes(
+            content,
+            kind="attachment",
+            manifest=GENESIS_REF,
+            recipients=[V1.x25519_public],  # type: ignore[list-item]
+            chunk=chunk,
+            rng=DetRng("envelope/" + name),
+            version=4,
+        )
+        if same != envelope:
+            raise AssertionError(f"{name}: seal_bytes(version=4) writes other bytes")
+        vecs.append(_envelope_vector(name, envelope, ["verifier-1"], "ok", content))
+    aligned_name = "ok-v4-size-20000-chunk-4096"
+    aligned = envelope  # 20000 bytes pad to five whole chunks of 4096
+    plain = _padded_plain(_content(aligned_name, 20000))
+    pieces = [plain[i : i + 4096] for i in range(0, len(plain), 4096)]
+    if len(pieces) != 5:
+        raise AssertionError("the aligned v4 envelope has five chunks")
+    honest = [(p, i, i == 4) for i, p in enumerate(pieces)]
+    if _gcm_chunks(aligned_name, aligned, honest) != aligned:
+        raise AssertionError("the v4 chunk crafter does not reproduce the writer")
+
+    content = _content("ok-v4-two-recipients", 5000)
+    two = _seal("ok-v4-two-recipients", content, recipients=(V1, V2), chunk=4096, v=4)
+    vecs.append(_envelope_vector("ok-v4-two-recipients", two, ["verifier-2"], "ok", content))
+    rewrapped = io.BytesIO()
+    rewrap(
+        io.BytesIO(two),
+        rewrapped,
+        Keyring([V1]),
+        [V3.x25519_public],  # type: ignore[list-item]
+        DetRng("envelope/ok-v4-rewrapped"),
+        manifest=SECOND_REF,
+    )
+    if read_header(io.BytesIO(rewrapped.getvalue())).v != 4:
+        raise AssertionError("a v4 rewrap changed the version")
+    if payload_digest(io.BytesIO(rewrapped.getvalue())) != payload_digest(io.BytesIO(two)):
+        raise AssertionError("a v4 rewrap changed the payload digest")
+    vecs.append(
+        _envelope_vector(
+            "ok-v4-rewrapped-same-payload-digest",
+            rewrapped.getvalue(),
+            ["verifier-3"],
+            "ok",
+            content,
+        )
+    )
+
+    off = _payload_offset(aligned)
+    step = 4096 + 16
+    chunks = [aligned[off + i * step : off + (i + 1) * step] for i in range(5)]
+    faults: list[tuple[str, bytes, str]] = [
+        ("payload-v4-flipped-ciphertext-byte", _flip(aligned, off + 10), "payload"),
+        ("payload-v4-flipped-tag-byte", _flip(aligned, off + step - 1), "payload"),
+        ("payload-v4-last-chunk-cut-short", aligned[:-10], "payload"),
+        ("truncated-v4-last-chunk-cut-off", aligned[: off + 4 * step], "truncated"),
+        ("truncated-v4-no-payload", aligned[:off], "truncated"),
+        (
+            "trailing-data-v4-final-chunk-repeated",
+            aligned + aligned[off + 4 * step :],
+            "trailing-data",
+        ),
+        ("trailing-data-v4-one-byte", aligned + b"\x00", "trailing-data"),
+        (
+            "payload-v4-chunks-1-and-2-swapped",
+            aligned[:off] + chunks[0] + chunks[2] + chunks[1] + chunks[3] + chunks[4],
+            "payload",
+        ),
+        (
+            "truncated-v4-final-flag-missing",
+            _gcm_chunks(aligned_name, aligned, [(p, i, False) for i, p in enumerate(pieces)]),
+            "truncated",
+        ),
+        (
+            "trailing-data-v4-final-flag-on-the-third-chunk",
+            _gcm_chunks(aligned_name, aligned, [(p, i, i in (2, 4)) for i, p in enumerate(pieces)]),
+            "trailing-data",
+        ),
+        (
+            "padding-v4-final-flag-on-the-third-chunk-rest-dropped",
+            _gcm_chunks(aligned_name, aligned, [(p, i, i == 2) for i, p in enumerate(pieces[:3])]),
+            "padding",
+        ),
+        (
+            "payload-v4-empty-final-chunk",
+            _gcm_chunks(
+                aligned_name,
+                aligned,
+                [(p, i, False) for i, p in enumerate(pieces)] + [(b"", 5, True)],
+            ),
+            "payload",
+        ),
+        (
+            "payload-v4-chunk-counter-skips-one",
+            _gcm_chunks(
+                aligned_name, aligned, [(p, i + (i >= 2), i == 4) for i, p in enumerate(pieces)]
+            ),
+            "payload",
+        ),
+        (
+            "header-mac-v4-header-says-v3",
+            _with_version(aligned, 4, 3),
+            "header-mac",
+        ),
+        (
+            "header-mac-v3-header-says-v4",
+            _with_version(
+                _seal("header-mac-v3-header-says-v4", plain[:5000], chunk=4096, v=3), 3, 4
+            ),
+            "header-mac",
+        ),
+        (
+            "payload-v4-header-over-a-secretstream-payload",
+            _craft(
+                "payload-v4-header-over-a-secretstream-payload",
+                plain,
+                v=3,
+                mutate=lambda d: d.__setitem__("v", 4),
+            ),
+            "payload",
+        ),
+        (
+            "payload-v3-header-over-an-aes-gcm-payload",
+            _craft(
+                "payload-v3-header-over-an-aes-gcm-payload",
+                plain,
+                v=4,
+                mutate=lambda d: d.__setitem__("v", 3),
+            ),
+            "payload",
+        ),
+    ]
+    for name, data, expect in faults:
+        vecs.append(_envelope_vector(name, data, ["verifier-1"], expect))
+    # The same chunks under the version-1 payload key (the label is part of v4).
+    k = DetRng("envelope/" + aligned_name)(32)
+    header = read_header(io.BytesIO(aligned))
+    v1_key = blake2b(32, b"intake/v1/payload", key=k)
+    wrong_key = header.prefix + b"".join(
+        _sodium.aes256gcm_encrypt(p, _gcm_nonce(header.stream_header, i, i == 4), v1_key)
+        for i, p in enumerate(pieces)
+    )
+    vecs.append(
+        _envelope_vector(
+            "payload-v4-under-the-v1-payload-key", wrong_key, ["verifier-1"], "payload"
+        )
+    )
+    return vecs
+
+
 def _flip(data: bytes, index: int, mask: int = 0x01) -> bytes:
     out = bytearray(data)
     out[index] ^= mask
@@ -626,7 +815,7 @@ def envelopes_doc() -> dict[str, Any]:
         ("malformed-chunk-below-bounds", setter("chunk", 2048)),
         ("malformed-chunk-above-bounds", setter("chunk", 1048577)),
         ("malformed-unknown-header-key", setter("note", "x")),
-        ("malformed-version-4", setter("v", 4)),
+        ("malformed-version-5", setter("v", 5)),
         ("malformed-version-as-string", setter("v", "2")),
         ("malformed-unknown-kind", setter("kind", "letter")),
         ("malformed-no-recipients", setter("recipients", [])),
@@ -653,6 +842,7 @@ def envelopes_doc() -> dict[str, Any]:
     )
     vecs.append(_envelope_vector("malformed-65-recipients", too_many, ["verifier-1"], "malformed"))
     vecs += _v3_envelope_vectors()
+    vecs += _v4_envelope_vectors()
     return {"vectors": vecs}
 
 

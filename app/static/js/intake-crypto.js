@@ -1,4 +1,4 @@
-// The applicant's side of the intake protocol (docs/PROTOCOL.md, version 3).
+// The applicant's side of the intake protocol (docs/PROTOCOL.md, version 5).
 //
 // Byte for byte the same as the Python `crypto` package: both pass the shared
 // vectors in tests/vectors/. This is the one public entry point: pages, the
@@ -17,6 +17,7 @@
 export {
   PROTOCOL_VERSION,
   ENVELOPE_VERSION,
+  ENVELOPE_VERSION_AES,
   MAGIC,
   MANIFEST_PAYLOAD_TYPE,
   KINDS,
@@ -40,7 +41,7 @@ export {
   verifyChain,
   activeVerifiers,
 } from "./protocol/manifest.js";
-export { parseHeader, payloadDigest, openEnvelope } from "./protocol/envelope.js";
+export { parseHeader, payloadDigest, openEnvelope, openEnvelopeAsync } from "./protocol/envelope.js";
 export { buildContent } from "./protocol/content.js";
-export { envelopeSize, SealedEnvelope, sealBlob, sealBytes } from "./protocol/seal.js";
+export { envelopeSize, preferredEnvelopeVersion, SealedEnvelope, sealBlob, sealBytes } from "./protocol/seal.js";
 export { normaliseCodename, deriveMailbox, openReply } from "./protocol/mailbox.js";

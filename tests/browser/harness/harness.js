@@ -178,7 +178,7 @@ const harness = {
       if (sealing) requestAnimationFrame(frame);
     };
     requestAnimationFrame(frame);
-    const sealed = IC.sealBlob(contentBlob(size), { kind: "attachment", manifest, chunk: opts.chunk });
+    const sealed = IC.sealBlob(contentBlob(size), { kind: "attachment", manifest, chunk: opts.chunk, version: opts.version });
     let beforePart = null;
     for await (const part of sealed.parts({ partSize: sealed.size, onProgress: (done) => values.push(done) })) {
       beforePart = values.length;

@@ -3,12 +3,15 @@
 
 import {
   ABYTES,
+  GCM_ABYTES,
   KID_RE,
   KINDS,
   LABEL_HEADER_MAC,
   LABEL_PAYLOAD,
   LABEL_PAYLOAD_DIGEST,
   LABEL_PAYLOAD_DIGEST_V3,
+  LABEL_PAYLOAD_DIGEST_V4,
+  LABEL_PAYLOAD_V4,
   MAC_BYTES,
   MAGIC,
   MAX_CHUNK,
@@ -29,13 +32,14 @@ import {
   readU64be,
   requireBytes,
 } from "./encoding.js";
-import { blake2b, kid, paddedSize, sha256 } from "./primitives.js";
+import { blake2b, chunkOverhead, gcmNonce, importAesKey, kid, paddedSize, sha256, webCryptoAesGcm } from "./primitives.js";
 import { IntakeError, bad, sodium } from "./state.js";
 
-export function subkeys(key) {
+/** The header-MAC key and the payload key (v4, AES-GCM: a label of its own). */
+export function subkeys(key, version) {
   return {
     headerKey: blake2b(32, LABEL_HEADER_MAC, key),
-    payloadKey: blake2b(32, LABEL_PAYLOAD, key),
+    payloadKey: blake2b(32, version >= 4 ? LABEL_PAYLOAD_V4 : LABEL_PAYLOAD, key),
   };
 }
 
@@ -99,7 +103,8 @@ export function parseHeader(bytes) {
  * The payload digest (PROTOCOL.md): for "v": 1 and 2,
  * H(32, "intake/v2/payload-digest" || stream_header || payload); for "v": 3,
  * H(32, "intake/v3/payload-digest" || stream_header || SHA-256(c_1) || ... ||
- * SHA-256(c_n)), c_i the payload's chunks of chunk + 17 bytes (the last shorter).
+ * SHA-256(c_n)), c_i the payload's chunks of chunk + 17 bytes (the last shorter);
+ * for "v": 4, the same under "intake/v4/payload-digest", chunks of chunk + 16.
  */
 export function payloadDigest(envelopeBytes) {
   const header = parseHeader(envelopeBytes);
@@ -111,9 +116,9 @@ export function payloadDigest(envelopeBytes) {
     s.crypto_generichash_update(state, header.streamHeader);
     s.crypto_generichash_update(state, payload);
   } else {
-    s.crypto_generichash_update(state, LABEL_PAYLOAD_DIGEST_V3);
+    s.crypto_generichash_update(state, header.v >= 4 ? LABEL_PAYLOAD_DIGEST_V4 : LABEL_PAYLOAD_DIGEST_V3);
     s.crypto_generichash_update(state, header.streamHeader);
-    const step = header.chunk + ABYTES;
+    const step = header.chunk + chunkOverhead(header.v);
     for (let at = 0; at < payload.length; at += step) {
       s.crypto_generichash_update(state, sha256(payload.subarray(at, at + step)));
     }
@@ -132,9 +137,49 @@ export function payloadDigest(envelopeBytes) {
  * @returns {{header, content: Uint8Array, payloadDigest: Uint8Array, openedBy: number}}
  *   openedBy is the index of the key pair that opened it
  * @throws IntakeError malformed, no-match, header-mac, payload, truncated,
- *   trailing-data or padding (checked in that order, as the Python side)
+ *   trailing-data or padding (checked in that order, as the Python side);
+ *   a version-4 envelope (AES-GCM, which only WebCrypto runs here, and
+ *   asynchronously) throws TypeError once its key is found: use openEnvelopeAsync
  */
 export function openEnvelope(bytes, x25519Secret, x25519Public = null) {
+  const { header, payloadKey, index } = unlock(bytes, x25519Secret, x25519Public);
+  const s = sodium();
+  let plain;
+  try {
+    if (header.v >= 4) throw new TypeError("a version-4 envelope opens with openEnvelopeAsync");
+    plain = decryptPayload(bytes.subarray(header.payloadStart), header, payloadKey);
+  } finally {
+    s.memzero(payloadKey);
+  }
+  const content = unpad(plain);
+  s.memzero(plain);
+  return { header, content, payloadDigest: payloadDigest(bytes), openedBy: index };
+}
+
+/**
+ * openEnvelope for every version, version 4 (AES-256-GCM) included, which it
+ * decrypts with WebCrypto (a secure context: IntakeError is not thrown for
+ * its absence, TypeError is). Same checks, same order, same failure classes.
+ */
+export async function openEnvelopeAsync(bytes, x25519Secret, x25519Public = null) {
+  const { header, payloadKey, index } = unlock(bytes, x25519Secret, x25519Public);
+  const s = sodium();
+  let plain;
+  try {
+    plain = header.v >= 4
+      ? await decryptPayloadGcm(bytes.subarray(header.payloadStart), header, payloadKey)
+      : decryptPayload(bytes.subarray(header.payloadStart), header, payloadKey);
+  } finally {
+    s.memzero(payloadKey);
+  }
+  const content = unpad(plain);
+  s.memzero(plain);
+  return { header, content, payloadDigest: payloadDigest(bytes), openedBy: index };
+}
+
+// The prefix parsed, K recovered and the payload key of the header's version
+// derived (K wiped): the checks before the payload, in the order of PROTOCOL.md.
+function unlock(bytes, x25519Secret, x25519Public) {
   requireBytes(bytes, "envelope");
   const s = sodium();
   const given = Array.isArray(x25519Secret) ? x25519Secret : [{ secret: x25519Secret, public: x25519Public }];
@@ -146,17 +191,10 @@ export function openEnvelope(bytes, x25519Secret, x25519Public = null) {
   });
   const header = parseHeader(bytes);
   const { key, index } = recoverKey(header, bytes, openers);
-  const payloadKey = blake2b(32, LABEL_PAYLOAD, key);
+  const { headerKey, payloadKey } = subkeys(key, header.v);
+  s.memzero(headerKey);
   s.memzero(key);
-  let plain;
-  try {
-    plain = decryptPayload(bytes.subarray(header.payloadStart), header, payloadKey);
-  } finally {
-    s.memzero(payloadKey);
-  }
-  const content = unpad(plain);
-  s.memzero(plain);
-  return { header, content, payloadDigest: payloadDigest(bytes), openedBy: index };
+  return { header, payloadKey, index };
 }
 
 // Find K: kids are only hints (a server could rename them), so each key is
@@ -221,6 +259,57 @@ function decryptPayload(payload, header, payloadKey) {
   for (const p of pieces) {
     plain.set(p, o);
     o += p.length;
+  }
+  return plain;
+}
+
+// Version 4: AES-256-GCM chunks (chunk + 16 bytes) under nonces
+// stream[0:7] || u32be(i) || final. A piece authenticates as a non-final
+// chunk, as the final one, or not at all: the classes of secretstream's tags.
+async function decryptPayloadGcm(payload, header, payloadKey) {
+  const subtle = webCryptoAesGcm();
+  if (subtle === null) throw new TypeError("version-4 envelopes need WebCrypto (a secure context)");
+  const aesKey = await importAesKey(payloadKey, "decrypt");
+  const pieces = [];
+  let total = 0;
+  let at = 0;
+  let index = 0;
+  let final = false;
+  try {
+    while (at < payload.length) {
+      if (final) throw new IntakeError("trailing-data", "bytes after the final chunk");
+      const piece = payload.subarray(at, Math.min(at + header.chunk + GCM_ABYTES, payload.length));
+      at += piece.length;
+      let message = null;
+      if (piece.length > GCM_ABYTES && index < 2 ** 32) {
+        for (const asFinal of [false, true]) {
+          try {
+            const iv = gcmNonce(header.streamHeader, index, asFinal);
+            message = new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv, tagLength: 128 }, aesKey, piece));
+            final = asFinal;
+            break;
+          } catch {
+            message = null; // does not authenticate under this nonce
+          }
+        }
+      }
+      if (message === null) throw new IntakeError("payload", "a chunk does not authenticate");
+      if (final && message.length === 0) throw new IntakeError("payload", "empty final chunk");
+      index += 1;
+      pieces.push(message);
+      total += message.length;
+    }
+    if (!final) throw new IntakeError("truncated", "the stream ends before its final chunk");
+  } catch (error) {
+    for (const p of pieces) p.fill(0);
+    throw error;
+  }
+  const plain = new Uint8Array(total);
+  let o = 0;
+  for (const p of pieces) {
+    plain.set(p, o);
+    o += p.length;
+    p.fill(0);
   }
   return plain;
 }

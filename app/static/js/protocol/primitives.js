@@ -1,7 +1,7 @@
 // Hashing, key ids, padding and DSSE signatures: the primitives the rest builds on.
 // Part of intake-crypto.js, the public facade: import from there, not here.
 
-import { ABYTES, KID_RE, MIN_PADDED } from "./constants.js";
+import { ABYTES, GCM_ABYTES, KID_RE, MIN_PADDED } from "./constants.js";
 import { concat, hex, requireBytes, u32be, utf8 } from "./encoding.js";
 import { sodium } from "./state.js";
 
@@ -133,8 +133,38 @@ export function paddedSize(contentLength) {
   return padme(Math.max(8 + contentLength, MIN_PADDED));
 }
 
-export function ciphertextSize(padded, chunk) {
-  return padded + ABYTES * Math.ceil(padded / chunk);
+/** Bytes each payload chunk adds: 17 (secretstream, v1-v3) or 16 (AES-GCM, v4). */
+export function chunkOverhead(version) {
+  return version >= 4 ? GCM_ABYTES : ABYTES;
+}
+
+export function ciphertextSize(padded, chunk, version) {
+  return padded + chunkOverhead(version) * Math.ceil(padded / chunk);
+}
+
+// ---------------------------------------------------------------- AES-256-GCM (v4)
+
+/** WebCrypto's AES-GCM, where the page has it (a secure context). */
+export function webCryptoAesGcm() {
+  const subtle = globalThis.crypto?.subtle;
+  return typeof subtle?.encrypt === "function" && typeof subtle?.importKey === "function" ? subtle : null;
+}
+
+/** The v4 chunk nonce: stream[0:7] || u32be(index) || final (0x01 last, else 0x00). */
+export function gcmNonce(streamHeader, index, final) {
+  if (!Number.isInteger(index) || index < 0 || index >= 2 ** 32) throw new RangeError("too many chunks");
+  const nonce = new Uint8Array(12);
+  nonce.set(streamHeader.subarray(0, 7), 0);
+  nonce.set(u32be(index), 7);
+  nonce[11] = final ? 1 : 0;
+  return nonce;
+}
+
+/** A non-extractable WebCrypto AES-256-GCM key for `usage` ("encrypt" or "decrypt"). */
+export function importAesKey(rawKey, usage) {
+  const subtle = webCryptoAesGcm();
+  if (subtle === null) throw new TypeError("version-4 envelopes need WebCrypto (a secure context)");
+  return subtle.importKey("raw", rawKey, { name: "AES-GCM" }, false, [usage]);
 }
 
 // ---------------------------------------------------------------- DSSE

@@ -4,9 +4,11 @@
 import {
   DEFAULT_CHUNK,
   ENVELOPE_VERSION,
+  ENVELOPE_VERSION_AES,
   KINDS,
   LABEL_PAYLOAD_DIGEST,
   LABEL_PAYLOAD_DIGEST_V3,
+  LABEL_PAYLOAD_DIGEST_V4,
   MAC_BYTES,
   MAGIC,
   MAX_CHUNK,
@@ -19,7 +21,15 @@ import {
 import { b64encode, concat, isInt, requireBytes, u32be, u64be, utf8 } from "./encoding.js";
 import { headerMac, payloadDigest, subkeys } from "./envelope.js";
 import { activeVerifiers } from "./manifest.js";
-import { ciphertextSize, kid, paddedSize, sha256Async } from "./primitives.js";
+import {
+  ciphertextSize,
+  gcmNonce,
+  importAesKey,
+  kid,
+  paddedSize,
+  sha256Async,
+  webCryptoAesGcm,
+} from "./primitives.js";
 import { IntakeError, sodium } from "./state.js";
 
 // Sealing gathers this many plaintext bytes (rounded down to whole chunks) in
@@ -109,6 +119,18 @@ function manifestRef(manifest) {
   return ref;
 }
 
+/**
+ * The envelope version this browser writes: 4 (AES-256-GCM, native WebCrypto)
+ * where WebAssembly is missing (Tor Browser "Safer": libsodium runs as asm.js
+ * in the interpreter, 3.7 s/MiB for secretstream on a throttled phone) and
+ * WebCrypto is present (a secure context); 3 everywhere else. Opening a v4
+ * envelope needs a verifier laptop with AES instructions, so v4 is written
+ * only where it is what makes sealing bearable (PROTOCOL.md, version 5).
+ */
+export function preferredEnvelopeVersion() {
+  return typeof WebAssembly === "undefined" && webCryptoAesGcm() !== null ? ENVELOPE_VERSION_AES : ENVELOPE_VERSION;
+}
+
 function checkSealOptions(opts) {
   if (!KINDS.includes(opts?.kind)) throw new RangeError(`kind must be one of ${KINDS.join(", ")}`);
   const chunk = opts.chunk ?? DEFAULT_CHUNK;
@@ -116,9 +138,12 @@ function checkSealOptions(opts) {
     throw new RangeError(`chunk must be an integer in ${MIN_CHUNK}..${MAX_CHUNK}`);
   }
   // Version 2 stays writable for comparison (benchmarks, tests): same bytes
-  // but for the payload digest, and servers accept both.
-  const version = opts.version ?? ENVELOPE_VERSION;
-  if (version !== 2 && version !== 3) throw new RangeError("version must be 2 or 3");
+  // but for the payload digest, and servers accept it. Version 4 needs WebCrypto.
+  const version = opts.version ?? preferredEnvelopeVersion();
+  if (version !== 2 && version !== 3 && version !== 4) throw new RangeError("version must be 2, 3 or 4");
+  if (version === 4 && webCryptoAesGcm() === null) {
+    throw new TypeError("version-4 envelopes need WebCrypto (a secure context)");
+  }
   return { kind: opts.kind, chunk, version, ref: manifestRef(opts.manifest), recipients: resolveRecipients(opts) };
 }
 
@@ -146,7 +171,7 @@ export function envelopeSize(contentLength, opts) {
   // The header's length does not depend on the random values in it.
   const dummy = recipients.map((pk) => ({ kid: kid(pk), sealed: b64encode(new Uint8Array(SEALED_BYTES)) }));
   const header = headerJson(version, kind, ref, dummy, new Uint8Array(STREAM_HEADER_BYTES), chunk);
-  return PREFIX_FIXED + header.length + MAC_BYTES + ciphertextSize(paddedSize(contentLength), chunk);
+  return PREFIX_FIXED + header.length + MAC_BYTES + ciphertextSize(paddedSize(contentLength), chunk, version);
 }
 
 /**
@@ -155,7 +180,8 @@ export function envelopeSize(contentLength, opts) {
  * is ever held in memory; the envelope can be produced again from any
  * offset (to resume an interrupted upload), yielding exactly the same bytes,
  * because the per-envelope key, sealed recipients and stream header are fixed
- * once and the secretstream is deterministic from them.
+ * once and the secretstream (v4: AES-GCM under counter nonces) is
+ * deterministic from them.
  */
 export class SealedEnvelope {
   #blob;
@@ -176,7 +202,7 @@ export class SealedEnvelope {
     this.#chunk = chunk;
     this.#padded = paddedSize(blob.size);
     this.contentSize = blob.size;
-    this.size = prefix.length + ciphertextSize(this.#padded, chunk);
+    this.size = prefix.length + ciphertextSize(this.#padded, chunk, version);
     this.#onProgress = onProgress;
     this.payloadDigest = new Promise((resolve, reject) => this.#digestWaiters.push({ resolve, reject }));
     // Nobody need await it; a failed pass rejects it, and that must not be an
@@ -199,9 +225,15 @@ export class SealedEnvelope {
     if (!isInt(partSize) || partSize < 1) throw new RangeError("partSize must be a positive integer");
     if (onProgress !== null && typeof onProgress !== "function") throw new TypeError("onProgress must be a function");
     const s = sodium();
+    // (v4) AES-256-GCM in WebCrypto, native code even without a JIT: chunk i
+    // under the nonce stream[0:7] || u32be(i) || final, no additional data.
+    const gcm = this.version >= 4;
+    const subtle = gcm ? webCryptoAesGcm() : null;
+    const aesKey = gcm ? await importAesKey(this.#payloadKey, "encrypt") : null;
+    let chunkIndex = 0;
     // init_pull derives exactly the state init_push does from (key, header);
     // using it for the writer lets every pass reproduce the same ciphertext.
-    const state = s.crypto_secretstream_xchacha20poly1305_init_pull(this.#streamHeader, this.#payloadKey);
+    const state = gcm ? null : s.crypto_secretstream_xchacha20poly1305_init_pull(this.#streamHeader, this.#payloadKey);
     const TAG_MESSAGE = s.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
     const TAG_FINAL = s.crypto_secretstream_xchacha20poly1305_TAG_FINAL;
     const hash = s.crypto_generichash_init(null, 32);
@@ -242,7 +274,8 @@ export class SealedEnvelope {
     const contentEnd = 8 + this.contentSize; // plaintext offset where padding starts
     let lastYield = performance.now();
     try {
-      s.crypto_generichash_update(hash, hashList ? LABEL_PAYLOAD_DIGEST_V3 : LABEL_PAYLOAD_DIGEST);
+      const label = gcm ? LABEL_PAYLOAD_DIGEST_V4 : hashList ? LABEL_PAYLOAD_DIGEST_V3 : LABEL_PAYLOAD_DIGEST;
+      s.crypto_generichash_update(hash, label);
       s.crypto_generichash_update(hash, this.#streamHeader);
       yield* emit(this.prefix);
       for (let start = 0; start < this.#padded; start += windowSize) {
@@ -261,12 +294,22 @@ export class SealedEnvelope {
         plain.fill(0, at - start, end - start);
         for (let from = start; from < end; from += this.#chunk) {
           const upto = Math.min(from + this.#chunk, end);
-          const cipher = s.crypto_secretstream_xchacha20poly1305_push(
-            state,
-            plain.subarray(from - start, upto - start),
-            null,
-            upto === this.#padded ? TAG_FINAL : TAG_MESSAGE,
-          );
+          const final = upto === this.#padded;
+          // encrypt() copies its input at the call, so `plain` may be reused.
+          const cipher = gcm
+            ? new Uint8Array(
+                await subtle.encrypt(
+                  { name: "AES-GCM", iv: gcmNonce(this.#streamHeader, chunkIndex++, final), tagLength: 128 },
+                  aesKey,
+                  plain.subarray(from - start, upto - start),
+                ),
+              )
+            : s.crypto_secretstream_xchacha20poly1305_push(
+                state,
+                plain.subarray(from - start, upto - start),
+                null,
+                final ? TAG_FINAL : TAG_MESSAGE,
+              );
           if (hashList) {
             pending.push(sha256Async(cipher));
             if (pending.length > PENDING_HASHES) s.crypto_generichash_update(hash, await pending.shift());
@@ -356,7 +399,8 @@ export class SealedEnvelope {
  *
  * @param {Blob} blob
  * @param {{kind: string, manifest: object, recipients?: Array, chunk?: number,
- *          onProgress?: (done: number, total: number) => void, version?: 2|3}} opts
+ *          onProgress?: (done: number, total: number) => void, version?: 2|3|4}} opts
+ *   version: by default preferredEnvelopeVersion() (4 only without WebAssembly)
  *   onProgress: envelope bytes sealed so far, after every chunk of every pass
  */
 export function sealBlob(blob, opts) {
@@ -364,7 +408,7 @@ export function sealBlob(blob, opts) {
   const { kind, chunk, version, ref, recipients } = checkSealOptions(opts);
   const s = sodium();
   const key = s.randombytes_buf(32); // a fresh key per envelope
-  const { headerKey, payloadKey } = subkeys(key);
+  const { headerKey, payloadKey } = subkeys(key, version);
   const streamHeader = s.randombytes_buf(STREAM_HEADER_BYTES);
   const entries = recipients.map((pk) => ({ kid: kid(pk), sealed: b64encode(s.crypto_box_seal(key, pk)) }));
   s.memzero(key);
