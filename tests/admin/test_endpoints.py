@@ -118,7 +118,12 @@ def org() -> Org:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, org: Org) -> Settings:
-    settings = unthrottled_settings(database_url, tmp_path / "blobs", org.trust_root(), "p" * 64)
+    settings = unthrottled_settings(
+        database_url=database_url,
+        blob_dir=tmp_path / "blobs",
+        trust_root=org.trust_root(),
+        pow_secret="p" * 64,
+    )
     upgrade(settings)
     return settings
 

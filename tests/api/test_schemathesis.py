@@ -124,7 +124,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     tmp: Path = tmp_path_factory.mktemp("schemathesis")
     world = World.create()
     settings_ = unthrottled_settings(
-        f"sqlite:///{tmp / 'intake.db'}", tmp / "blobs", world.trust_root(), "s" * 64
+        database_url=f"sqlite:///{tmp / 'intake.db'}",
+        blob_dir=tmp / "blobs",
+        trust_root=world.trust_root(),
+        pow_secret="s" * 64,
     )
     upgrade(settings_)
     app = create_app(settings_)

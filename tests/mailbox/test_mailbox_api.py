@@ -16,6 +16,7 @@ import crypto
 from app import clock
 from app.maintenance import purge
 from app.models import Reply
+from app.pow import proof_ok
 from app.runtime import build_runtime
 from tests.mailbox.support import (
     CODENAME,
@@ -61,9 +62,11 @@ def test_a_check_needs_a_proof_of_work_cheaper_than_a_submission(make_client: Cl
     assert missing.status_code == 403
     assert missing.json()["error"]["code"] == "pow-required"
     assert missing.json()["error"]["detail"] == {"difficulty": 6}
+    # A nonce that really misses: a fixed one meets 6 bits once in 64 challenges.
+    miss = next(n for n in map(str, range(1000)) if not proof_ok(challenge["challenge"], n, 6))
     wrong = client.post(
         "/api/v1/mailbox",
-        json={"token": token, "pow": {"challenge": challenge["challenge"], "nonce": "x"}},
+        json={"token": token, "pow": {"challenge": challenge["challenge"], "nonce": miss}},
     )
     assert wrong.status_code == 403
     assert (

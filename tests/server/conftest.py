@@ -132,9 +132,14 @@ def world() -> World:
 @pytest.fixture
 def make_settings(database_url: str, tmp_path: Path, world: World) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"trust_root": world.trust_root(), **overrides}
         return unthrottled_settings(
-            database_url, tmp_path / "blobs", pow_secret=POW_SECRET, **values
+            **{
+                "database_url": database_url,
+                "blob_dir": tmp_path / "blobs",
+                "trust_root": world.trust_root(),
+                "pow_secret": POW_SECRET,
+                **overrides,
+            }
         )
 
     return make

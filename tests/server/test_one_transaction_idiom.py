@@ -45,4 +45,5 @@ def test_the_guard_sees_a_direct_call() -> None:
     sample = "def f(runtime):\n    with runtime.engine.begin() as c:\n        pass\n"
     assert _direct_engine_calls(sample, "x.py") == ["x.py:2 runtime.engine.begin()"]
     db = (APP / "db.py").read_text(encoding="utf-8")
-    assert len(_direct_engine_calls(db, "app/db.py")) == 3
+    found = " ".join(_direct_engine_calls(db, "app/db.py"))
+    assert "engine.begin()" in found and "engine.connect()" in found

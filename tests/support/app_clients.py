@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -36,20 +35,17 @@ def app_clients(settings: Callable[..., Settings]) -> Iterator[Callable[..., Tes
         client.__exit__(None, None, None)
 
 
-def unthrottled_settings(
-    database_url: str, blob_dir: Path, trust_root: str, pow_secret: str, **overrides: Any
-) -> Settings:
+def unthrottled_settings(**values: Any) -> Settings:
     """Settings for a test server that lets every request through: no proof of
-    work, no rate limits, no free-space floor (`overrides` set any of them)."""
-    values: dict[str, Any] = {
-        "database_url": database_url,
-        "blob_dir": blob_dir,
+    work, no rate limits, no free-space floor. `values` are Settings fields
+    (database_url, blob_dir, trust_root and pow_secret at least) and may set
+    any of those three limits again."""
+    if isinstance(values.get("pow_secret"), str):
+        values["pow_secret"] = SecretStr(values["pow_secret"])
+    defaults: dict[str, Any] = {
         "environment": "test",
-        "trust_root": trust_root,
         "pow_difficulty": 0,
-        "pow_secret": SecretStr(pow_secret),
         "min_free_bytes": 0,
         "rate_limit_scale": 0,
     }
-    values.update(overrides)
-    return Settings(**values)
+    return Settings(**(defaults | values))
