@@ -490,7 +490,7 @@ def analysis(cells: dict[tuple[str, str, str], Cell], served: str) -> str:
     n_tail = n["ready"] - max(n["core_end"], n["chain_end"])
     j_tail = j["ready"] - max(j["core_end"], j["chain_end"])
     return f"""\
-Done this session: every file "ready" needs starts with the page. The
+Done so far: every file "ready" needs starts with the page. The
 intake page's head names our modules (`<link rel="modulepreload"
 integrity>`) and a 1 kB async script, sodium-preload.js (fetchpriority high,
 so it is not queued behind the rest), that adds the libsodium build this
