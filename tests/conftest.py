@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser
 
+from crypto import _sodium
 from tests.support.browser import CHROMIUM, launch_chromium
 from tests.support.databases import postgres_unavailable_reason
 from tests.support.demo import DEMO_PASSPHRASE
@@ -74,3 +75,15 @@ def chromium_jitless(playwright_instance: Any) -> Iterator[Browser]:
     browser = launch_chromium(playwright_instance, jitless=True)
     yield browser
     browser.close()
+
+
+@pytest.fixture
+def no_aes_instructions() -> Iterator[None]:
+    """libsodium's AES-256-GCM as on a CPU without AES instructions:
+    unavailable (this machine has them; a real such laptop cannot be had)."""
+    saved = _sodium._aes_available
+    _sodium._aes_available = False
+    try:
+        yield
+    finally:
+        _sodium._aes_available = saved

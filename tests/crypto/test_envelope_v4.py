@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-from collections.abc import Iterator
 
 import pytest
 
@@ -54,17 +53,6 @@ def _v4(content: bytes, chunk: int = 4096, rng: object = None) -> bytes:
         rng=rng,  # type: ignore[arg-type]
         version=4,
     )
-
-
-@pytest.fixture
-def no_aes_instructions() -> Iterator[None]:
-    """This machine as a CPU without AES instructions looks to libsodium."""
-    saved = _sodium._aes_available
-    _sodium._aes_available = False
-    try:
-        yield
-    finally:
-        _sodium._aes_available = saved
 
 
 def test_v4_chunks_are_aes_gcm_under_the_v4_key_with_counter_and_final_flag_nonces() -> None:

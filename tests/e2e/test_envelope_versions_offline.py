@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -183,19 +183,8 @@ def test_a_bundle_with_a_version_4_submission_opens_with_its_digests_matched(
     assert (out / sub.sid / "attachments" / photo.name).read_bytes() == PHOTO
 
 
-@pytest.fixture
-def laptop_without_aes() -> Iterator[None]:
-    """libsodium's AES-256-GCM as a CPU without AES instructions leaves it: unavailable."""
-    saved = _sodium._aes_available
-    _sodium._aes_available = False
-    try:
-        yield
-    finally:
-        _sodium._aes_available = saved
-
-
 def test_a_laptop_without_aes_instructions_refuses_a_version_4_case_clearly_and_writes_nothing(
-    tmp_path: Path, laptop_without_aes: None
+    tmp_path: Path, no_aes_instructions: None
 ) -> None:
     org = new_org(tmp_path / "org")
     photo = Attachment("фото.jpg", PHOTO, "image/jpeg")
