@@ -25,6 +25,7 @@ import {
 } from "./constants.js";
 import {
   b64decode,
+  concat,
   hasExactKeys,
   isInt,
   isPlainObject,
@@ -234,7 +235,6 @@ function decryptPayload(payload, header, payloadKey) {
   const TAG_MESSAGE = s.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
   const TAG_FINAL = s.crypto_secretstream_xchacha20poly1305_TAG_FINAL;
   const pieces = [];
-  let total = 0;
   let at = 0;
   let final = false;
   while (at < payload.length) {
@@ -251,16 +251,9 @@ function decryptPayload(payload, header, payloadKey) {
     }
     else if (out.tag !== TAG_MESSAGE) throw new IntakeError("payload", "unexpected chunk tag");
     pieces.push(out.message);
-    total += out.message.length;
   }
   if (!final) throw new IntakeError("truncated", "the stream ends before its final chunk");
-  const plain = new Uint8Array(total);
-  let o = 0;
-  for (const p of pieces) {
-    plain.set(p, o);
-    o += p.length;
-  }
-  return plain;
+  return concat(...pieces);
 }
 
 // Version 4: AES-256-GCM chunks (chunk + 16 bytes) under nonces
@@ -271,7 +264,6 @@ async function decryptPayloadGcm(payload, header, payloadKey) {
   if (subtle === null) throw new TypeError("version-4 envelopes need WebCrypto (a secure context)");
   const aesKey = await importAesKey(payloadKey, "decrypt");
   const pieces = [];
-  let total = 0;
   let at = 0;
   let index = 0;
   let final = false;
@@ -297,20 +289,14 @@ async function decryptPayloadGcm(payload, header, payloadKey) {
       if (final && message.length === 0) throw new IntakeError("payload", "empty final chunk");
       index += 1;
       pieces.push(message);
-      total += message.length;
     }
     if (!final) throw new IntakeError("truncated", "the stream ends before its final chunk");
   } catch (error) {
     for (const p of pieces) p.fill(0);
     throw error;
   }
-  const plain = new Uint8Array(total);
-  let o = 0;
-  for (const p of pieces) {
-    plain.set(p, o);
-    o += p.length;
-    p.fill(0);
-  }
+  const plain = concat(...pieces);
+  for (const p of pieces) p.fill(0);
   return plain;
 }
 
