@@ -291,6 +291,36 @@ def _seal(
     return out.getvalue()
 
 
+def _two_recipients_and_rewrapped(v: int) -> list[dict[str, Any]]:
+    """An envelope of version `v` sealed to two verifiers, and the same
+    envelope rewrapped to verifier-3: version and payload digest unchanged."""
+    content = _content(f"ok-v{v}-two-recipients", 5000)
+    two = _seal(f"ok-v{v}-two-recipients", content, recipients=(V1, V2), chunk=4096, v=v)
+    rewrapped = io.BytesIO()
+    rewrap(
+        io.BytesIO(two),
+        rewrapped,
+        Keyring([V1]),
+        [V3.x25519_public],  # type: ignore[list-item]
+        DetRng(f"envelope/ok-v{v}-rewrapped"),
+        manifest=SECOND_REF,
+    )
+    if read_header(io.BytesIO(rewrapped.getvalue())).v != v:
+        raise AssertionError(f"a v{v} rewrap changed the version")
+    if payload_digest(io.BytesIO(rewrapped.getvalue())) != payload_digest(io.BytesIO(two)):
+        raise AssertionError(f"a v{v} rewrap changed the payload digest")
+    return [
+        _envelope_vector(f"ok-v{v}-two-recipients", two, ["verifier-2"], "ok", content),
+        _envelope_vector(
+            f"ok-v{v}-rewrapped-same-payload-digest",
+            rewrapped.getvalue(),
+            ["verifier-3"],
+            "ok",
+            content,
+        ),
+    ]
+
+
 def _v3_envelope_vectors() -> list[dict[str, Any]]:
     """Envelope version 3 (the hash-list payload digest): what writers produce now."""
     vecs: list[dict[str, Any]] = []
@@ -312,29 +342,7 @@ def _v3_envelope_vectors() -> list[dict[str, Any]]:
             raise AssertionError(f"{name}: seal_bytes no longer writes version 3")
         vecs.append(_envelope_vector(name, envelope, ["verifier-1"], "ok", content))
     aligned = envelope  # 20000 bytes pad to five whole chunks of 4096
-    content = _content("ok-v3-two-recipients", 5000)
-    two = _seal("ok-v3-two-recipients", content, recipients=(V1, V2), chunk=4096, v=3)
-    vecs.append(_envelope_vector("ok-v3-two-recipients", two, ["verifier-2"], "ok", content))
-    rewrapped = io.BytesIO()
-    rewrap(
-        io.BytesIO(two),
-        rewrapped,
-        Keyring([V1]),
-        [V3.x25519_public],  # type: ignore[list-item]
-        DetRng("envelope/ok-v3-rewrapped"),
-        manifest=SECOND_REF,
-    )
-    if payload_digest(io.BytesIO(rewrapped.getvalue())) != payload_digest(io.BytesIO(two)):
-        raise AssertionError("a v3 rewrap changed the payload digest")
-    vecs.append(
-        _envelope_vector(
-            "ok-v3-rewrapped-same-payload-digest",
-            rewrapped.getvalue(),
-            ["verifier-3"],
-            "ok",
-            content,
-        )
-    )
+    vecs += _two_recipients_and_rewrapped(3)
     off = _payload_offset(aligned)
     step = 4096 + 17
     vecs.append(
@@ -418,31 +426,7 @@ def _v4_envelope_vectors() -> list[dict[str, Any]]:
     if _gcm_chunks(aligned_name, aligned, honest) != aligned:
         raise AssertionError("the v4 chunk crafter does not reproduce the writer")
 
-    content = _content("ok-v4-two-recipients", 5000)
-    two = _seal("ok-v4-two-recipients", content, recipients=(V1, V2), chunk=4096, v=4)
-    vecs.append(_envelope_vector("ok-v4-two-recipients", two, ["verifier-2"], "ok", content))
-    rewrapped = io.BytesIO()
-    rewrap(
-        io.BytesIO(two),
-        rewrapped,
-        Keyring([V1]),
-        [V3.x25519_public],  # type: ignore[list-item]
-        DetRng("envelope/ok-v4-rewrapped"),
-        manifest=SECOND_REF,
-    )
-    if read_header(io.BytesIO(rewrapped.getvalue())).v != 4:
-        raise AssertionError("a v4 rewrap changed the version")
-    if payload_digest(io.BytesIO(rewrapped.getvalue())) != payload_digest(io.BytesIO(two)):
-        raise AssertionError("a v4 rewrap changed the payload digest")
-    vecs.append(
-        _envelope_vector(
-            "ok-v4-rewrapped-same-payload-digest",
-            rewrapped.getvalue(),
-            ["verifier-3"],
-            "ok",
-            content,
-        )
-    )
+    vecs += _two_recipients_and_rewrapped(4)
 
     off = _payload_offset(aligned)
     step = 4096 + 16
