@@ -3,8 +3,9 @@
 An applicant on a slow phone line waits for every byte of libsodium.js before
 the page can encrypt; compressed, the page is ready seconds earlier. Only
 answers with nothing secret in them are compressed (BREACH, SECURITY.md):
-the static files, and the pages, whose bytes depend only on their language
-and the server's state. API answers never are.
+the static files, the pages, whose bytes depend only on their language
+and the server's state, and one API answer, the public manifest chain every
+page loads before it is ready (`public_answer`). No other API answer is.
 
 The coding is chosen from the request's Accept-Encoding; every compressed
 answer says `Vary: Accept-Encoding`. Subresource Integrity covers the decoded
@@ -22,6 +23,7 @@ from collections.abc import Iterable
 import anyio.to_thread
 import brotli
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 GZIP_LEVEL = 9
@@ -34,8 +36,11 @@ BROTLI_QUALITY = 11
 # with the `check` extra's brotli); without it they ask for gzip alone.
 PREFERENCE: tuple[str, ...] = ("br", "gzip")
 
-# Types worth compressing: text. (Images and the like are compressed already.)
-COMPRESSIBLE_SUFFIXES = frozenset({".js", ".mjs", ".css", ".txt", ".json", ".html", ".svg"})
+# Types worth compressing: text, and libsodium's WebAssembly (half its size
+# with brotli). Images and the like are compressed already.
+COMPRESSIBLE_SUFFIXES = frozenset(
+    {".js", ".mjs", ".css", ".txt", ".json", ".html", ".svg", ".wasm"}
+)
 
 VARY = "Accept-Encoding"
 
@@ -134,6 +139,26 @@ class CompressedBodies:
 
 
 _page_bodies = CompressedBodies()
+
+
+async def public_answer(body: bytes, media_type: str, accept_encoding: str | None) -> Response:
+    """An answer that is the same for everyone and holds no secret, compressed when accepted.
+
+    Only for bodies that reflect nothing from the request and carry nothing
+    secret (the manifest chain: public keys and signatures, which every page
+    shows): BREACH needs both a secret and attacker-chosen text in the same
+    answer. The compressed copy is kept, as such a body changes rarely.
+    """
+    headers = {"Vary": VARY}
+    coding = choose(accept_encoding)
+    if coding is not None and body:
+        encoded = _page_bodies.cached(body, coding)
+        if encoded is None:
+            encoded = await anyio.to_thread.run_sync(_page_bodies.get, body, coding)
+        if len(encoded) < len(body):
+            body = encoded
+            headers["Content-Encoding"] = coding
+    return Response(body, media_type=media_type, headers=headers)
 
 
 class CompressPages:

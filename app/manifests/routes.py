@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from app import clock
+from app.compression import public_answer
 from app.db import reading, writing
 from app.errors import IntakeError, NoManifest
 from app.http import parse_json_object, read_limited
@@ -34,12 +35,13 @@ status_router = APIRouter(prefix="/api/v1/status", tags=["manifests"])
 
 
 @manifests_router.get("", response_class=Response)
-async def get_chain(runtime: RuntimeDep) -> Response:
-    # Every page load asks for this: served from bytes made once per chain.
+async def get_chain(request: Request, runtime: RuntimeDep) -> Response:
+    # Every page load asks for this before it is ready: served from bytes made
+    # once per chain, compressed (public, the same for everyone: no BREACH).
     body = await reading(
         runtime.engine, lambda session: runtime.manifests.chain_document(session, runtime.settings)
     )
-    return Response(body, media_type="application/json")
+    return await public_answer(body, "application/json", request.headers.get("accept-encoding"))
 
 
 @manifests_router.post("", status_code=201)

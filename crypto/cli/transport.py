@@ -282,7 +282,11 @@ def request(
     signer: crypto.Identity | None = None,
     proxy: str | None = None,
 ) -> Answer:
-    """Send one request and read the whole (size-capped) answer."""
+    """Send one request and read the whole (size-capped) answer, decoded.
+
+    Only a request that offers a coding (the browser-like ones) gets one back:
+    the server compresses the public manifest chain for such requests.
+    """
     response = open_stream(
         server, method, path, body=body, headers=headers, signer=signer, proxy=proxy
     )
@@ -292,6 +296,14 @@ def request(
         except (OSError, http.client.HTTPException) as exc:
             raise ServerError(
                 f"the answer was cut off ({type(exc).__name__})", "try again"
+            ) from None
+        try:
+            data = _decoded(data, response.headers.get("Content-Encoding", ""))
+        except _CorruptBody:
+            raise ServerError(
+                f"{visible(server, limit=100)}{path} sent a compressed answer that does "
+                "not decompress",
+                "try again",
             ) from None
         return Answer(response.status, response.headers, data)
 

@@ -82,3 +82,17 @@ def test_a_br_answer_expanding_past_the_cap_is_refused(origin: str) -> None:
 def test_a_coding_the_tool_cannot_read_is_named(origin: str) -> None:
     with pytest.raises(ServerError, match="zstd compression"):
         transport.browser_get(origin, "/zstd", "document")
+
+
+@pytest.mark.parametrize("path", ["/br", "/gzip"])
+def test_an_api_answer_sent_compressed_is_read_decoded(origin: str, path: str) -> None:
+    # The server compresses the public manifest chain for browser-like
+    # requests, which check-site sends: `request` hands back the decoded bytes.
+    answer = transport.request(origin, "GET", path, headers=transport.browser_headers("fetch"))
+    assert answer.body == PAGE
+
+
+@pytest.mark.parametrize("path", ["/br-cut", "/br-garbage", "/br-bomb"])
+def test_an_api_answer_that_does_not_decompress_is_refused(origin: str, path: str) -> None:
+    with pytest.raises(ServerError):
+        transport.request(origin, "GET", path, headers=transport.browser_headers("fetch"))
