@@ -1,4 +1,4 @@
-"""Cut libsodium's WebAssembly down to the functions our pages call.
+"""Cut libsodium's WebAssembly down to the functions our pages call, and send it as a binary.
 
 Why: on the applicant's slow phone line (400 kbit/s) every byte before
 "encryption ready" costs time, and libsodium.mjs is most of them
@@ -12,8 +12,13 @@ own compiled code; the browser vector tests run against this build.
 The emscripten glue in libsodium.mjs binds each export by its minified name
 (`g._crypto_box_seal=A.za`) and the wrappers install only the functions the
 module has (`"function"==typeof r["_"+name]`), so a removed export is simply
-absent from the `sodium` object. The glue decodes the embedded base64 with
-hard-coded lengths; they are rewritten to the new module's.
+absent from the `sodium` object.
+
+The module is then taken out of the glue, where it sat as base64 (a third
+more bytes, even compressed), and served as libsodium.wasm: our
+libsodium-boot.mjs hands the glue emscripten's `instantiateWasm` option,
+which fetches it under the SRI value written into libsodium-boot.mjs (itself
+pinned by the page) and instantiates it.
 
 Everything here is checked, never patched blindly: an unexpected shape of
 a new release raises TrimError and nothing is written.
@@ -231,29 +236,35 @@ def _rewrite_lengths(glue: bytes, lengths: list[tuple[int, int]]) -> bytes:
     return glue
 
 
-def trim_module(mjs: bytes, wasm_opt: Path) -> bytes:
-    """libsodium.mjs with its embedded WebAssembly cut to KEPT_FUNCTIONS."""
+def trim_module(mjs: bytes, wasm_opt: Path) -> tuple[bytes, bytes]:
+    """(libsodium.mjs without its WebAssembly, the module cut to KEPT_FUNCTIONS).
+
+    The glue keeps its base64 decoder, pointed at an empty string: it runs
+    only if no `instantiateWasm` is given (libsodium-boot.mjs always gives
+    one), and then fails at once instead of running anything.
+    """
     embedded = list(EMBEDDED_WASM.finditer(mjs))
     if len(embedded) != 1:
         raise TrimError(f"expected one embedded WebAssembly module, found {len(embedded)}")
     match = embedded[0]
     encoded = match.group(1)
     wasm = base64.b64decode(encoded, validate=True)
+    if b"instantiateWasm" not in mjs:
+        raise TrimError("libsodium.mjs no longer takes an instantiateWasm option")
     glue_before, glue_after = mjs[: match.start(1)], mjs[match.end(1) :]
     bindings = glue_bindings(glue_before + glue_after)
     trimmed = remove_unused(
         keep_exports(wasm, exports_to_keep(export_names(wasm), bindings)), wasm_opt
     )
-    new_encoded = base64.b64encode(trimmed)
     # The glue's decoder: `Q=<base64 length>`,
     # `new Uint8Array(<length/4*3>-("="==A[<length-2>])-("="==A[<length-1>]))`.
     glue = _rewrite_lengths(
-        glue_before + b"\0WASM\0" + glue_after,
+        glue_before + glue_after,
         [
-            (len(encoded), len(new_encoded)),
-            (len(encoded) // 4 * 3, len(new_encoded) // 4 * 3),
-            (len(encoded) - 2, len(new_encoded) - 2),
-            (len(encoded) - 1, len(new_encoded) - 1),
+            (len(encoded), 0),
+            (len(encoded) // 4 * 3, 0),
+            (len(encoded) - 2, -2),
+            (len(encoded) - 1, -1),
         ],
     )
-    return glue.replace(b"\0WASM\0", new_encoded, 1)
+    return glue, trimmed

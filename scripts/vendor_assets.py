@@ -43,9 +43,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The bare specifier the ESM wrappers import; browsers cannot resolve it
 # without an import map (which would need an inline script, forbidden by our
-# CSP), so it is rewritten to a relative URL on our own origin.
+# CSP), so it is rewritten to a relative URL on our own origin: our boot
+# module, which hands libsodium.mjs its WebAssembly (scripts/libsodium-boot.mjs).
 BARE_IMPORT = b'from"libsodium"'
-RELATIVE_IMPORT = b'from"./libsodium.mjs"'
+RELATIVE_IMPORT = b'from"./libsodium-boot.mjs"'
+
+# libsodium.mjs's WebAssembly, cut and taken out of it (scripts/trim_libsodium.py),
+# and the module of ours that fetches it under its SRI value.
+WASM_NAME = "libsodium.wasm"
+BOOT_NAME = "libsodium-boot.mjs"
+BOOT_SOURCE = ROOT / "scripts" / BOOT_NAME
+BOOT_INTEGRITY = b"@WASM_INTEGRITY@"
 
 # binaryen's optimiser (npm devDependency, pinned in package-lock.json).
 WASM_OPT = Path("binaryen/bin/wasm-opt")
@@ -63,7 +71,7 @@ class Asset:
     source: str  # relative to node_modules/
     rewrite_import: bool = False
     compressed: bool = True  # .gz and .br copies for the server (not for test-only files)
-    trim_wasm: bool = False  # cut the embedded WebAssembly to what the pages call
+    trim_wasm: bool = False  # cut its WebAssembly to what the pages call, serve it apart
 
 
 ASSETS: tuple[Asset, ...] = (
@@ -110,8 +118,8 @@ def write_compressed(path: Path, data: bytes) -> list[str]:
     return written
 
 
-def load(asset: Asset, node_modules: Path) -> bytes:
-    """Read one source file, applying the import rewrite when the asset needs it."""
+def load(asset: Asset, node_modules: Path) -> dict[str, bytes]:
+    """Read one source file, applying its rewrites; the file(s) it gives, by name."""
     path = node_modules / asset.source
     if not path.is_file():
         raise VendorError(f"missing {path}: run `npm ci --ignore-scripts` in {ROOT} first")
@@ -125,31 +133,39 @@ def load(asset: Asset, node_modules: Path) -> bytes:
                 f"{path}: expected exactly one {BARE_IMPORT.decode()} import, found {count}"
             )
         data = data.replace(BARE_IMPORT, RELATIVE_IMPORT)
-    if asset.trim_wasm:
-        try:
-            data = trim_module(data, node_modules / WASM_OPT)
-        except TrimError as exc:
-            raise VendorError(f"{path}: {exc}") from exc
-    return data
+    if not asset.trim_wasm:
+        return {asset.name: data}
+    try:
+        glue, wasm = trim_module(data, node_modules / WASM_OPT)
+    except TrimError as exc:
+        raise VendorError(f"{path}: {exc}") from exc
+    boot = BOOT_SOURCE.read_bytes()
+    if boot.count(BOOT_INTEGRITY) != 1:
+        raise VendorError(f"{BOOT_SOURCE}: expected {BOOT_INTEGRITY.decode()} once")
+    return {
+        asset.name: glue,
+        WASM_NAME: wasm,
+        BOOT_NAME: boot.replace(BOOT_INTEGRITY, sri(wasm).encode()),
+    }
 
 
 def vendor(node_modules: Path, dest: Path) -> dict[str, dict[str, object]]:
     """Copy every asset and write manifest.json; return the manifest."""
     # Read everything first so a missing file leaves the old vendor/ intact.
-    contents = {asset.name: load(asset, node_modules) for asset in ASSETS}
+    files = [(asset, load(asset, node_modules)) for asset in ASSETS]
     dest.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, dict[str, object]] = {}
-    for asset in ASSETS:
-        data = contents[asset.name]
-        (dest / asset.name).write_bytes(data)
-        if asset.compressed:
-            write_compressed(dest / asset.name, data)
-        manifest[asset.name] = {
-            "integrity": sri(data),
-            "size": len(data),
-            "gzip": gzip_size(data),
-            "source": asset.source,
-        }
+    for asset, contents in files:
+        for name, data in contents.items():
+            (dest / name).write_bytes(data)
+            if asset.compressed:
+                write_compressed(dest / name, data)
+            manifest[name] = {
+                "integrity": sri(data),
+                "size": len(data),
+                "gzip": gzip_size(data),
+                "source": asset.source if name == asset.name else f"{asset.source} ({name})",
+            }
     (dest / "manifest.json").write_text(
         json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
@@ -174,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"  rewrote {BARE_IMPORT.decode()} -> {RELATIVE_IMPORT.decode()} once")
     trimmed = [asset.name for asset in ASSETS if asset.trim_wasm]
-    print(f"  cut the WebAssembly in {', '.join(trimmed)} to the functions the pages call")
+    print(
+        f"  cut the WebAssembly in {', '.join(trimmed)} to the functions the pages call;"
+        f" it is {WASM_NAME}, fetched by {BOOT_NAME}"
+    )
     print(f"vendor_assets: wrote {args.dest / 'manifest.json'}")
     return 0
 

@@ -56,6 +56,10 @@ PAGE_ASSETS = (
     "js/sodium-preload.js",
     "js/pow.js",
     "vendor/libsodium.mjs",
+    # libsodium.mjs's WebAssembly, cut to what the pages call, and the module
+    # that fetches it under its SRI value (scripts/trim_libsodium.py).
+    "vendor/libsodium.wasm",
+    "vendor/libsodium-boot.mjs",
     "vendor/libsodium-wrappers.mjs",
     "vendor/libsodium.js",
     "vendor/libsodium-wrappers.js",

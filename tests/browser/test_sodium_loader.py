@@ -75,6 +75,46 @@ def test_a_tampered_module_is_refused_and_the_pinned_classic_build_used(load: Lo
         assert h.info["build"] in ("wasm", "asmjs")
 
 
+@pytest.mark.parametrize("tampered", [False, True], ids=["as-built", "one-bit-changed"])
+def test_a_tampered_webassembly_binary_is_refused_and_the_classic_build_used(
+    browser: Any, browser_mode: str, static_server: StaticServer, tampered: bool
+) -> None:
+    # libsodium-boot.mjs fetches libsodium.wasm under the SRI value written
+    # into it: a server that swaps the binary (one bit changed) is refused,
+    # and the page falls back to the classic build, itself pinned. The same
+    # route handing over the binary as built shows it is the bit that counts.
+    if browser_mode != "wasm":
+        pytest.skip("without WebAssembly the binary is never fetched")
+    context = browser.new_context()
+    served: list[str] = []
+
+    def serve(route: Any) -> None:
+        body = bytearray(route.fetch().body())
+        if tampered:
+            body[-1] ^= 1
+        served.append(route.request.url)
+        route.fulfill(status=200, body=bytes(body), content_type="application/wasm")
+
+    try:
+        page = context.new_page()
+        page.route("**/static/vendor/libsodium.wasm", serve)
+        h = open_harness_allowing_errors(
+            page, static_server.url + "/harness/index.html", browser_mode
+        )
+        assert len(served) == 1
+        assert h.info["error"] is None
+        if tampered:
+            # fetch() refuses a body whose digest is not the pinned one.
+            assert h.info["wasmFailure"] == "Failed to fetch"
+            assert h.page.evaluate("() => typeof window.libsodium") == "object"
+        else:
+            assert h.info["wasmFailure"] is None
+            assert h.page.evaluate("() => typeof window.libsodium") == "undefined"
+        assert h.info["build"] == "wasm"  # the classic build runs its own WebAssembly
+    finally:
+        context.close()
+
+
 def test_nothing_loads_when_every_build_fails_its_integrity_check(load: Loader) -> None:
     with load("/harness/index.html?tamper=libsodium.mjs,libsodium.js") as h:
         assert h.info["build"] is None

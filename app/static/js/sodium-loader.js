@@ -62,6 +62,20 @@ function whenLoaded(element, name) {
 // there is used as it is, and one with another integrity value is refused.
 // Without them we add them here, one at a time (libsodium.mjs first, so the
 // wrappers' own import of it can only resolve to the checked copy).
+function preloadBinary(name, integrity) {
+  const href = new URL(VENDOR + name, document.baseURI).href;
+  for (const link of document.querySelectorAll('link[rel="preload"]')) {
+    if (link.href === href) return; // sodium-preload.js started it
+  }
+  const link = document.createElement("link");
+  link.rel = "preload";
+  link.as = "fetch";
+  link.href = href;
+  link.integrity = integrity;
+  link.crossOrigin = "anonymous";
+  document.head.appendChild(link);
+}
+
 async function preloadModule(name, integrity) {
   const href = new URL(VENDOR + name, document.baseURI).href;
   for (const link of document.querySelectorAll('link[rel="modulepreload"]')) {
@@ -84,8 +98,14 @@ async function preloadModule(name, integrity) {
 
 async function loadWasm(sri) {
   const core = integrityFor(sri, "libsodium.mjs");
+  const boot = integrityFor(sri, "libsodium-boot.mjs");
   const wrappers = integrityFor(sri, "libsodium-wrappers.mjs");
+  // The WebAssembly binary downloads while the modules do; libsodium-boot.mjs
+  // fetches it under the SRI value written into it, and the browser hands it
+  // this preloaded response when both integrity values agree.
+  preloadBinary("libsodium.wasm", integrityFor(sri, "libsodium.wasm"));
   await preloadModule("libsodium.mjs", core);
+  await preloadModule("libsodium-boot.mjs", boot);
   await preloadModule("libsodium-wrappers.mjs", wrappers);
   const module = await import(VENDOR + "libsodium-wrappers.mjs");
   const sodium = module.default;

@@ -19,17 +19,29 @@
     return; // sodium-loader.js loads the files itself (and reports what is wrong)
   }
   const wasm = typeof WebAssembly === "object";
-  const names = wasm ? ["libsodium.mjs", "libsodium-wrappers.mjs"] : ["libsodium.js", "libsodium-wrappers.js"];
-  for (const name of names) {
+  // The ES-module build: the glue, our boot module, the wrappers (each
+  // module's imports first, so every import resolves to a checked copy), and
+  // the WebAssembly binary the boot module fetches.
+  const files = wasm
+    ? [
+        ["libsodium.mjs", "modulepreload"],
+        ["libsodium-boot.mjs", "modulepreload"],
+        ["libsodium-wrappers.mjs", "modulepreload"],
+        ["libsodium.wasm", "fetch"],
+      ]
+    : [
+        ["libsodium.js", "script"],
+        ["libsodium-wrappers.js", "script"],
+      ];
+  for (const [name, kind] of files) {
     const integrity = sri && sri[name];
     if (typeof integrity !== "string") return; // never an unpinned fetch
     const link = document.createElement("link");
-    if (wasm) {
-      // The core first: the wrappers' own import of it then resolves to this checked copy.
+    if (kind === "modulepreload") {
       link.rel = "modulepreload";
     } else {
       link.rel = "preload";
-      link.as = "script";
+      link.as = kind;
     }
     link.href = "/static/vendor/" + name;
     link.integrity = integrity;
