@@ -479,7 +479,7 @@ def _critical_path(load: Load, core: str, wrappers: str) -> dict[str, float]:
 def analysis(cells: dict[tuple[str, str, str], Cell], served: str) -> str:
     """Where the time goes, from this run's own timings (first round, production path)."""
     normal = _critical_path(
-        cells[("normal", "intake", PRODUCTION)].loads[0], "libsodium.mjs", "libsodium-wrappers.mjs"
+        cells[("normal", "intake", PRODUCTION)].loads[0], "libsodium.wasm", "libsodium-wrappers.mjs"
     )
     safer = _critical_path(
         cells[("safer", "intake", PRODUCTION)].loads[0], "libsodium.js", "libsodium-wrappers.js"
@@ -497,14 +497,20 @@ so it is not queued behind the rest), that adds the libsodium build this
 browser will run (the WebAssembly modules, or the asm.js script where
 WebAssembly is missing), each pinned by its SRI value; the page fetches the
 manifest chain while libsodium loads instead of after; exif.js and
-codename.js wait until after ready; br is preferred over gzip.
+codename.js wait until after ready; br is preferred over gzip; libsodium's
+WebAssembly is cut at vendor time to the functions the pages call
+(scripts/trim_libsodium.py: binaryen removes the other exports and the code
+only they reached) and sent as a binary, libsodium.wasm, rather than as
+base64 inside libsodium.mjs (111 kB br before, 58 kB for the two now); the
+manifest chain, public and the same for everyone, is sent compressed (16 kB
+before).
 
 In the first round on the production path (Caddy, HTTP/2, {served}; intake page,
 WebAssembly): the HTML has arrived
 at {n["html"]:.1f} s; sodium-preload.js loads from {n["preload_start"]:.1f} to
-{n["preload_end"]:.1f} s; libsodium.mjs from {n["core_start"]:.1f} to {n["core_end"]:.1f} s
+{n["preload_end"]:.1f} s; libsodium.wasm from {n["core_start"]:.1f} to {n["core_end"]:.1f} s
 ({n["core_kb"]:.0f} of the {n["total_kb"]:.0f} kB before ready); the manifest chain
-({n["chain_kb"]:.0f} kB, not compressed) from {n["chain_start"]:.1f} to {n["chain_end"]:.1f} s,
+({n["chain_kb"]:.0f} kB) from {n["chain_start"]:.1f} to {n["chain_end"]:.1f} s,
 beside it; ready at {n["ready"]:.1f} s, {n_tail:.1f} s after the last of them. Safer
 (jitless): libsodium.js from {j["core_start"]:.1f} to {j["core_end"]:.1f} s, the chain until
 {j["chain_end"]:.1f} s, ready at {j["ready"]:.1f} s: {j_tail:.1f} s of the interpreter running
@@ -517,8 +523,9 @@ start before the HTML and then sodium-preload.js have each taken a
 {connections} HTTP/2 connection(s) (the API calls have their own, see the notes)
 instead of up to six HTTP/1.1 ones: ready in {prod.seconds:.1f} s
 against {direct.seconds:.1f} s direct (medians; the emulation leaves out the TLS
-round trip, see the notes). Further steps, not done: a libsodium build with only the
-functions the page calls (libsodium.mjs is most of the bytes); sending the
-chain compressed, or in the page (it is public, but API answers are kept
-uncompressed on purpose, BREACH); for Safer, less asm.js work before ready.
+round trip, see the notes). Further steps, not done: our own thin wrappers
+for the 14 functions the pages call instead of
+libsodium-wrappers.mjs (13 kB br, wrappers for about 300); for Safer, the same cut of the
+WebAssembly that libsodium.js carries beside its asm.js (dead weight where
+WebAssembly is missing), and less asm.js work before ready.
 """
