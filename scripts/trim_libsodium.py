@@ -268,3 +268,35 @@ def trim_module(mjs: bytes, wasm_opt: Path) -> tuple[bytes, bytes]:
         ],
     )
     return glue, trimmed
+
+
+def strip_module(classic: bytes) -> bytes:
+    """libsodium.js (the classic build) without its WebAssembly: only its asm.js backup.
+
+    The page loads the classic build where WebAssembly is missing (Tor Browser
+    "Safer"), where the module is dead weight: 107 of its 240 kB br, and a
+    base64 decode in the interpreter before the backup starts. Its other use,
+    a fallback when the ES-module build could not run (a CSP without
+    'wasm-unsafe-eval', a refused file), then runs the asm.js backup too: the
+    glue's empty module fails at once, and its own `.catch` starts the backup.
+    """
+    modules = [
+        match
+        for match in EMBEDDED_WASM.finditer(classic)
+        if base64.b64decode(match.group(1)[:12]).startswith(WASM_MAGIC)
+    ]
+    if len(modules) != 1:
+        raise TrimError(f"expected one embedded WebAssembly module, found {len(modules)}")
+    match = modules[0]
+    encoded = match.group(1)
+    if b"useBackupModule()" not in classic:
+        raise TrimError("libsodium.js no longer falls back to its asm.js backup")
+    return _rewrite_lengths(
+        classic[: match.start(1)] + classic[match.end(1) :],
+        [
+            (len(encoded), 0),
+            (len(encoded) // 4 * 3, 0),
+            (len(encoded) - 2, -2),
+            (len(encoded) - 1, -1),
+        ],
+    )

@@ -37,7 +37,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from trim_libsodium import TrimError, trim_module
+from trim_libsodium import TrimError, strip_module, trim_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,6 +72,7 @@ class Asset:
     rewrite_import: bool = False
     compressed: bool = True  # .gz and .br copies for the server (not for test-only files)
     trim_wasm: bool = False  # cut its WebAssembly to what the pages call, serve it apart
+    strip_wasm: bool = False  # drop its WebAssembly, keep its asm.js backup
 
 
 ASSETS: tuple[Asset, ...] = (
@@ -83,8 +84,9 @@ ASSETS: tuple[Asset, ...] = (
         rewrite_import=True,
     ),
     # Classic scripts for browsers without WebAssembly (Tor Browser "Safer"):
-    # libsodium.js carries libsodium's asm.js backup module.
-    Asset("libsodium.js", "libsodium/dist/modules/libsodium.js"),
+    # libsodium.js carries libsodium's asm.js backup module (and, upstream, a
+    # WebAssembly module too, which we drop: scripts/trim_libsodium.py).
+    Asset("libsodium.js", "libsodium/dist/modules/libsodium.js", strip_wasm=True),
     Asset("libsodium-wrappers.js", "libsodium-wrappers/dist/modules/libsodium-wrappers.js"),
     # Accessibility engine, loaded only by tests.
     Asset("axe.min.js", "axe-core/axe.min.js", compressed=False),
@@ -133,6 +135,11 @@ def load(asset: Asset, node_modules: Path) -> dict[str, bytes]:
                 f"{path}: expected exactly one {BARE_IMPORT.decode()} import, found {count}"
             )
         data = data.replace(BARE_IMPORT, RELATIVE_IMPORT)
+    if asset.strip_wasm:
+        try:
+            data = strip_module(data)
+        except TrimError as exc:
+            raise VendorError(f"{path}: {exc}") from exc
     if not asset.trim_wasm:
         return {asset.name: data}
     try:

@@ -163,6 +163,27 @@ def test_a_release_without_the_instantiate_hook_is_refused(original: bytes) -> N
         trim.trim_module(changed, NODE_MODULES / "binaryen" / "bin" / "wasm-opt")
 
 
+def test_the_classic_build_carries_only_its_asmjs_backup() -> None:
+    # Loaded where WebAssembly is missing (Tor Browser "Safer"), where its
+    # WebAssembly module was bytes for nothing.
+    vendored = (VENDOR / "libsodium.js").read_bytes()
+    upstream = (NODE_MODULES / "libsodium" / "dist" / "modules" / "libsodium.js").read_bytes()
+    modules = [
+        match
+        for match in trim.EMBEDDED_WASM.finditer(vendored)
+        if base64.b64decode(match.group(1)[:12]).startswith(trim.WASM_MAGIC)
+    ]
+    assert modules == []
+    assert b"useBackupModule()" in vendored
+    assert len(upstream) - len(vendored) > 290_000
+
+
+def test_a_classic_release_without_its_backup_is_refused() -> None:
+    upstream = (NODE_MODULES / "libsodium" / "dist" / "modules" / "libsodium.js").read_bytes()
+    with pytest.raises(trim.TrimError, match=r"asm\.js backup"):
+        trim.strip_module(upstream.replace(b"useBackupModule()", b"useOtherModule()"))
+
+
 def test_a_missing_optimiser_is_refused(original: bytes, tmp_path: Path) -> None:
     with pytest.raises(trim.TrimError, match="missing"):
         trim.trim_module(original, tmp_path / "wasm-opt")

@@ -1,10 +1,14 @@
 // Loads libsodium.js from our own origin, every file pinned by Subresource Integrity.
 //
 // Why two builds: most browsers run libsodium's WebAssembly build (fast,
-// ~150 KB gzip). Tor Browser at its "Safer" level, and other hardened
-// browsers, have no WebAssembly; they get the classic-script build whose
-// libsodium.js carries an asm.js backup module (plain JavaScript, no eval, so
-// it runs under `script-src 'self'` without 'unsafe-eval').
+// about 75 KB br with its glue and wrappers, cut to the functions the pages
+// call: scripts/trim_libsodium.py). Tor Browser at its "Safer" level, and
+// other hardened browsers, have no WebAssembly; they get the classic-script
+// build whose libsodium.js carries an asm.js backup module (plain JavaScript,
+// no eval, so it runs under `script-src 'self'` without 'unsafe-eval'). We
+// vendor it without its WebAssembly module, which such a browser cannot run:
+// where the classic build is the fallback of a browser that has WebAssembly
+// (a CSP without 'wasm-unsafe-eval', a refused file), its asm.js runs too.
 //
 // Why the integrity values come from the page: the page is the one document
 // the applicant has to trust; it names the exact bytes of every script it
@@ -15,9 +19,8 @@
 const VENDOR = "/static/vendor/";
 
 /**
- * Which code runs libsodium: "wasm" (WebAssembly, from the ES module build or
- * the classic build's own WebAssembly) or "asmjs" (the classic build's asm.js
- * backup); null before loadSodium() resolves.
+ * Which code runs libsodium: "wasm" (WebAssembly, the ES module build) or
+ * "asmjs" (the classic build's asm.js backup); null before loadSodium() resolves.
  */
 export let build = null;
 
@@ -124,9 +127,9 @@ function injectScript(name, integrity) {
   return done;
 }
 
-// libsodium.js, when WebAssembly is missing, fails its WebAssembly attempt
-// with an unhandled ReferenceError from inside its own code before switching
-// to the asm.js backup. That error is expected and harmless: keep it out of
+// libsodium.js, when WebAssembly is missing, fails its (emptied) WebAssembly
+// attempt with an unhandled ReferenceError from inside its own code before
+// switching to the asm.js backup. That error is expected and harmless: keep it out of
 // the console so real errors stand out.
 function quietExpectedWasmError(event) {
   const reason = event.reason;
@@ -154,7 +157,7 @@ async function loadAsmJs(sri) {
       throw new SodiumLoadError("libsodium-wrappers.js did not define window.sodium");
     }
     await sodium.ready;
-    // The classic build tries its own WebAssembly first and keeps
+    // The classic build tries its own (emptied) WebAssembly first and keeps
     // useBackupModule only while that main module is the one in use.
     usedBackup = typeof lib.useBackupModule !== "function";
     return sodium;
