@@ -229,37 +229,37 @@ def _rewrite_lengths(glue: bytes, lengths: list[tuple[int, int]]) -> bytes:
         pattern = re.compile(rb"(?<![\w.])" + str(old).encode() + rb"(?![\w.])")
         found = len(pattern.findall(glue))
         if found != 1:
-            raise TrimError(f"expected the length {old} once in libsodium.mjs, found {found}")
+            raise TrimError(f"expected the length {old} once in the glue, found {found}")
         patterns.append((pattern, str(new).encode()))
     for pattern, replacement in patterns:
         glue = pattern.sub(replacement, glue)
     return glue
 
 
-def trim_module(mjs: bytes, wasm_opt: Path) -> tuple[bytes, bytes]:
-    """(libsodium.mjs without its WebAssembly, the module cut to KEPT_FUNCTIONS).
+def embedded_modules(text: bytes) -> list[re.Match[bytes]]:
+    """The base64 strings in `text` that hold a WebAssembly module (not other data)."""
+    return [
+        match
+        for match in EMBEDDED_WASM.finditer(text)
+        if base64.b64decode(match.group(1)[:12]).startswith(WASM_MAGIC)
+    ]
 
-    The glue keeps its base64 decoder, pointed at an empty string: it runs
-    only if no `instantiateWasm` is given (libsodium-boot.mjs always gives
-    one), and then fails at once instead of running anything.
+
+def _take_module(text: bytes) -> tuple[bytes, bytes]:
+    """(`text` without its one embedded module, the module).
+
+    The glue keeps its base64 decoder, pointed at an empty string: its
+    `Q=<base64 length>` and `new Uint8Array(<length/4*3>-("="==A[<length-2>])
+    -("="==A[<length-1>]))` are rewritten to an empty module's, so if it ever
+    runs it fails at once instead of running anything.
     """
-    embedded = list(EMBEDDED_WASM.finditer(mjs))
-    if len(embedded) != 1:
-        raise TrimError(f"expected one embedded WebAssembly module, found {len(embedded)}")
-    match = embedded[0]
+    modules = embedded_modules(text)
+    if len(modules) != 1:
+        raise TrimError(f"expected one embedded WebAssembly module, found {len(modules)}")
+    match = modules[0]
     encoded = match.group(1)
-    wasm = base64.b64decode(encoded, validate=True)
-    if b"instantiateWasm" not in mjs:
-        raise TrimError("libsodium.mjs no longer takes an instantiateWasm option")
-    glue_before, glue_after = mjs[: match.start(1)], mjs[match.end(1) :]
-    bindings = glue_bindings(glue_before + glue_after)
-    trimmed = remove_unused(
-        keep_exports(wasm, exports_to_keep(export_names(wasm), bindings)), wasm_opt
-    )
-    # The glue's decoder: `Q=<base64 length>`,
-    # `new Uint8Array(<length/4*3>-("="==A[<length-2>])-("="==A[<length-1>]))`.
     glue = _rewrite_lengths(
-        glue_before + glue_after,
+        text[: match.start(1)] + text[match.end(1) :],
         [
             (len(encoded), 0),
             (len(encoded) // 4 * 3, 0),
@@ -267,7 +267,20 @@ def trim_module(mjs: bytes, wasm_opt: Path) -> tuple[bytes, bytes]:
             (len(encoded) - 1, -1),
         ],
     )
-    return glue, trimmed
+    return glue, base64.b64decode(encoded, validate=True)
+
+
+def trim_module(mjs: bytes, wasm_opt: Path) -> tuple[bytes, bytes]:
+    """(libsodium.mjs without its WebAssembly, the module cut to KEPT_FUNCTIONS).
+
+    The glue's decoder then runs only if no `instantiateWasm` is given
+    (libsodium-boot.mjs always gives one).
+    """
+    if b"instantiateWasm" not in mjs:
+        raise TrimError("libsodium.mjs no longer takes an instantiateWasm option")
+    glue, wasm = _take_module(mjs)
+    keep = exports_to_keep(export_names(wasm), glue_bindings(glue))
+    return glue, remove_unused(keep_exports(wasm, keep), wasm_opt)
 
 
 def strip_module(classic: bytes) -> bytes:
@@ -280,23 +293,6 @@ def strip_module(classic: bytes) -> bytes:
     'wasm-unsafe-eval', a refused file), then runs the asm.js backup too: the
     glue's empty module fails at once, and its own `.catch` starts the backup.
     """
-    modules = [
-        match
-        for match in EMBEDDED_WASM.finditer(classic)
-        if base64.b64decode(match.group(1)[:12]).startswith(WASM_MAGIC)
-    ]
-    if len(modules) != 1:
-        raise TrimError(f"expected one embedded WebAssembly module, found {len(modules)}")
-    match = modules[0]
-    encoded = match.group(1)
     if b"useBackupModule()" not in classic:
         raise TrimError("libsodium.js no longer falls back to its asm.js backup")
-    return _rewrite_lengths(
-        classic[: match.start(1)] + classic[match.end(1) :],
-        [
-            (len(encoded), 0),
-            (len(encoded) // 4 * 3, 0),
-            (len(encoded) - 2, -2),
-            (len(encoded) - 1, -1),
-        ],
-    )
+    return _take_module(classic)[0]

@@ -135,22 +135,23 @@ def load(asset: Asset, node_modules: Path) -> dict[str, bytes]:
                 f"{path}: expected exactly one {BARE_IMPORT.decode()} import, found {count}"
             )
         data = data.replace(BARE_IMPORT, RELATIVE_IMPORT)
-    if asset.strip_wasm:
-        try:
-            data = strip_module(data)
-        except TrimError as exc:
-            raise VendorError(f"{path}: {exc}") from exc
-    if not asset.trim_wasm:
-        return {asset.name: data}
     try:
-        glue, wasm = trim_module(data, node_modules / WASM_OPT)
+        if asset.strip_wasm:
+            data = strip_module(data)
+        if asset.trim_wasm:
+            return _with_boot(asset.name, *trim_module(data, node_modules / WASM_OPT))
     except TrimError as exc:
         raise VendorError(f"{path}: {exc}") from exc
+    return {asset.name: data}
+
+
+def _with_boot(name: str, glue: bytes, wasm: bytes) -> dict[str, bytes]:
+    """The glue, its WebAssembly, and our boot module pinning the WebAssembly."""
     boot = BOOT_SOURCE.read_bytes()
     if boot.count(BOOT_INTEGRITY) != 1:
         raise VendorError(f"{BOOT_SOURCE}: expected {BOOT_INTEGRITY.decode()} once")
     return {
-        asset.name: glue,
+        name: glue,
         WASM_NAME: wasm,
         BOOT_NAME: boot.replace(BOOT_INTEGRITY, sri(wasm).encode()),
     }

@@ -63,22 +63,9 @@ function whenLoaded(element, name) {
 // reuses that checked module. The page's sodium-preload.js adds these links as
 // the page loads (so libsodium downloads while our modules do); a link already
 // there is used as it is, and one with another integrity value is refused.
-// Without them we add them here, one at a time (libsodium.mjs first, so the
-// wrappers' own import of it can only resolve to the checked copy).
-function preloadBinary(name, integrity) {
-  const href = new URL(VENDOR + name, document.baseURI).href;
-  for (const link of document.querySelectorAll('link[rel="preload"]')) {
-    if (link.href === href) return; // sodium-preload.js started it
-  }
-  const link = document.createElement("link");
-  link.rel = "preload";
-  link.as = "fetch";
-  link.href = href;
-  link.integrity = integrity;
-  link.crossOrigin = "anonymous";
-  document.head.appendChild(link);
-}
-
+// Without them we add them here, one at a time, each before what imports it
+// (libsodium.mjs, libsodium-boot.mjs, the wrappers), so every import can only
+// resolve to a checked copy.
 async function preloadModule(name, integrity) {
   const href = new URL(VENDOR + name, document.baseURI).href;
   for (const link of document.querySelectorAll('link[rel="modulepreload"]')) {
@@ -89,23 +76,40 @@ async function preloadModule(name, integrity) {
       return;
     }
   }
-  const link = document.createElement("link");
-  link.rel = "modulepreload";
-  link.href = href;
-  link.integrity = integrity;
-  link.crossOrigin = "anonymous";
+  const link = vendorLink("modulepreload", href, integrity);
   const done = whenLoaded(link, name);
   document.head.appendChild(link);
   await done;
+}
+
+// The WebAssembly binary downloads while the modules do; libsodium-boot.mjs
+// fetches it under the SRI value written into it, and the browser hands it
+// this preloaded response when both integrity values agree (a wrong one here
+// only costs a second download: the fetch checks its own).
+function preloadBinary(name, integrity) {
+  const href = new URL(VENDOR + name, document.baseURI).href;
+  for (const link of document.querySelectorAll('link[rel="preload"]')) {
+    if (link.href === href) return; // sodium-preload.js started it
+  }
+  const link = vendorLink("preload", href, integrity);
+  link.as = "fetch";
+  document.head.appendChild(link);
+}
+
+/** A <link> for one vendored file, pinned by its SRI value. */
+function vendorLink(rel, href, integrity) {
+  const link = document.createElement("link");
+  link.rel = rel;
+  link.href = href;
+  link.integrity = integrity;
+  link.crossOrigin = "anonymous";
+  return link;
 }
 
 async function loadWasm(sri) {
   const core = integrityFor(sri, "libsodium.mjs");
   const boot = integrityFor(sri, "libsodium-boot.mjs");
   const wrappers = integrityFor(sri, "libsodium-wrappers.mjs");
-  // The WebAssembly binary downloads while the modules do; libsodium-boot.mjs
-  // fetches it under the SRI value written into it, and the browser hands it
-  // this preloaded response when both integrity values agree.
   preloadBinary("libsodium.wasm", integrityFor(sri, "libsodium.wasm"));
   await preloadModule("libsodium.mjs", core);
   await preloadModule("libsodium-boot.mjs", boot);
