@@ -9,19 +9,22 @@ freed content. Real file, real migrations, a real delete through the API.
 from __future__ import annotations
 
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from server_helpers import World, courier_post, make_reply
+from server_helpers import World, courier_post, make_reply, receipts, seal, submit
 from sqlalchemy import delete, event
 
 import crypto
 from app import clock
 from app.db import make_engine, make_session_factory, read_connection, transaction
 from app.main import create_app
+from app.maintenance import purge
 from app.migrate import upgrade
 from app.models import Reply
+from app.runtime import build_runtime
 from app.settings import Settings
 
 with warnings.catch_warnings():
@@ -153,4 +156,57 @@ def test_a_deleted_reply_is_gone_from_the_files_while_the_server_still_runs(
         assert deleted.json() == {"deleted": 1}, deleted.text
 
         assert _found(pieces, _database_bytes(tmp_path)) == []
+        assert wal.stat().st_size == 0
+
+
+def test_a_purged_reply_is_gone_from_the_files_while_the_server_still_runs(
+    tmp_path: Path, world: World, genesis: dict[str, Any]
+) -> None:
+    """`intake purge` deleting a read reply past its retention empties the log too."""
+    settings = _settings(tmp_path, world)
+    upgrade(settings)
+    item, keys = make_reply(world, genesis, CODENAME)
+    pieces = _pieces(crypto.b64d(item["envelope"]))
+    wal = tmp_path / "intake.db-wal"
+
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/api/v1/manifests", json=genesis).status_code == 201
+        document = {"type": "intake/replies", "replies": [item]}
+        assert courier_post(client, world, "/api/v1/courier/replies", document).status_code == 200
+        token = {"token": crypto.b64e(keys.token)}
+        assert len(client.post("/api/v1/mailbox", json=token).json()["replies"]) == 1
+        assert _found(pieces, _database_bytes(tmp_path)) != []
+
+        runtime = build_runtime(settings)
+        try:
+            later = clock.now() + timedelta(days=settings.reply_retention_days + 1)
+            assert purge(runtime, now=later).replies == 1
+        finally:
+            runtime.close()
+
+        assert _found(pieces, _database_bytes(tmp_path)) == []
+        assert wal.stat().st_size == 0
+
+
+def test_a_receipted_submission_is_gone_from_the_files_while_the_server_still_runs(
+    tmp_path: Path, world: World, genesis: dict[str, Any]
+) -> None:
+    """Receipts delete the submission's rows; the log that held them is emptied
+    once the answer is sent, so its id no longer links anything on disk."""
+    settings = _settings(tmp_path, world)
+    upgrade(settings)
+    wal = tmp_path / "intake.db-wal"
+
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/api/v1/manifests", json=genesis).status_code == 201
+        envelope = seal(genesis, b"the form")
+        sid = submit(client, {"form": envelope})
+        marker = sid.encode()
+        assert marker in _database_bytes(tmp_path)
+
+        document = receipts(world.verifiers[0], [envelope])
+        done = courier_post(client, world, "/api/v1/courier/receipts", document)
+        assert done.json() == {"accepted": 1, "deleted": [sid]}
+
+        assert marker not in _database_bytes(tmp_path)
         assert wal.stat().st_size == 0
