@@ -1,9 +1,11 @@
-"""A deleted reply leaves no ciphertext in the SQLite files.
+"""A deleted, purged or receipted row leaves nothing readable in the SQLite files.
 
 SQLite frees a deleted row's space without overwriting it: left alone, a
 seized disk would still hold replies applicants deleted (and envelopes the
 verifiers receipted). `PRAGMA secure_delete` on every connection zeroes
-freed content. Real file, real migrations, a real delete through the API.
+freed content, and after each delete (an applicant's, `intake purge`,
+receipts) the server empties the write-ahead log that still held the rows.
+Real files, real migrations, real deletes through the API and the purge.
 """
 
 from __future__ import annotations
