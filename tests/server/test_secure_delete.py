@@ -11,6 +11,8 @@ Real files, real migrations, real deletes through the API and the purge.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,24 @@ def _settings(tmp_path: Path, world: World) -> Settings:
         min_free_bytes=0,
         rate_limit_scale=0,
     )
+
+
+@contextmanager
+def _serving(
+    tmp_path: Path, world: World, genesis: dict[str, Any]
+) -> Iterator[tuple[TestClient, Settings]]:
+    """A running server on a migrated SQLite file in `tmp_path`, holding the genesis manifest."""
+    settings = _settings(tmp_path, world)
+    upgrade(settings)
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/api/v1/manifests", json=genesis).status_code == 201
+        yield client, settings
+
+
+def _push_reply(client: TestClient, world: World, item: dict[str, Any]) -> None:
+    document = {"type": "intake/replies", "replies": [item]}
+    pushed = courier_post(client, world, "/api/v1/courier/replies", document)
+    assert pushed.json() == {"accepted": 1}
 
 
 def _database_bytes(tmp_path: Path) -> bytes:
@@ -113,16 +133,11 @@ def test_without_secure_delete_a_deleted_reply_would_stay_on_disk(
 def test_a_deleted_reply_leaves_no_ciphertext_in_the_database_files(
     tmp_path: Path, world: World, genesis: dict[str, Any]
 ) -> None:
-    settings = _settings(tmp_path, world)
-    upgrade(settings)
     item, keys = make_reply(world, genesis, CODENAME)
     pieces = _pieces(crypto.b64d(item["envelope"]))
 
-    with TestClient(create_app(settings)) as client:
-        assert client.post("/api/v1/manifests", json=genesis).status_code == 201
-        document = {"type": "intake/replies", "replies": [item]}
-        pushed = courier_post(client, world, "/api/v1/courier/replies", document)
-        assert pushed.json() == {"accepted": 1}
+    with _serving(tmp_path, world, genesis) as (client, _):
+        _push_reply(client, world, item)
         # The search can find it: the reply is on disk before the delete.
         assert _found(pieces, _database_bytes(tmp_path)) != []
 
@@ -140,16 +155,12 @@ def test_a_deleted_reply_is_gone_from_the_files_while_the_server_still_runs(
 ) -> None:
     """A disk seized from the running server: the write-ahead log still held
     the page written when the reply arrived until the delete emptied it."""
-    settings = _settings(tmp_path, world)
-    upgrade(settings)
     item, keys = make_reply(world, genesis, CODENAME)
     pieces = _pieces(crypto.b64d(item["envelope"]))
     wal = tmp_path / "intake.db-wal"
 
-    with TestClient(create_app(settings)) as client:
-        assert client.post("/api/v1/manifests", json=genesis).status_code == 201
-        document = {"type": "intake/replies", "replies": [item]}
-        assert courier_post(client, world, "/api/v1/courier/replies", document).status_code == 200
+    with _serving(tmp_path, world, genesis) as (client, _):
+        _push_reply(client, world, item)
         # Where SQLite wrote it: the log, not yet the database file.
         assert _found(pieces, wal.read_bytes()) != []
 
@@ -165,16 +176,12 @@ def test_a_purged_reply_is_gone_from_the_files_while_the_server_still_runs(
     tmp_path: Path, world: World, genesis: dict[str, Any]
 ) -> None:
     """`intake purge` deleting a read reply past its retention empties the log too."""
-    settings = _settings(tmp_path, world)
-    upgrade(settings)
     item, keys = make_reply(world, genesis, CODENAME)
     pieces = _pieces(crypto.b64d(item["envelope"]))
     wal = tmp_path / "intake.db-wal"
 
-    with TestClient(create_app(settings)) as client:
-        assert client.post("/api/v1/manifests", json=genesis).status_code == 201
-        document = {"type": "intake/replies", "replies": [item]}
-        assert courier_post(client, world, "/api/v1/courier/replies", document).status_code == 200
+    with _serving(tmp_path, world, genesis) as (client, settings):
+        _push_reply(client, world, item)
         token = {"token": crypto.b64e(keys.token)}
         assert len(client.post("/api/v1/mailbox", json=token).json()["replies"]) == 1
         assert _found(pieces, _database_bytes(tmp_path)) != []
@@ -195,12 +202,9 @@ def test_a_receipted_submission_is_gone_from_the_files_while_the_server_still_ru
 ) -> None:
     """Receipts delete the submission's rows; the log that held them is emptied
     once the answer is sent, so its id no longer links anything on disk."""
-    settings = _settings(tmp_path, world)
-    upgrade(settings)
     wal = tmp_path / "intake.db-wal"
 
-    with TestClient(create_app(settings)) as client:
-        assert client.post("/api/v1/manifests", json=genesis).status_code == 201
+    with _serving(tmp_path, world, genesis) as (client, _):
         envelope = seal(genesis, b"the form")
         sid = submit(client, {"form": envelope})
         marker = sid.encode()
