@@ -150,15 +150,23 @@ async def public_answer(body: bytes, media_type: str, accept_encoding: str | Non
     answer. The compressed copy is kept, as such a body changes rarely.
     """
     headers = {"Vary": VARY}
-    coding = choose(accept_encoding)
-    if coding is not None and body:
-        encoded = _page_bodies.cached(body, coding)
-        if encoded is None:
-            encoded = await anyio.to_thread.run_sync(_page_bodies.get, body, coding)
-        if len(encoded) < len(body):
-            body = encoded
-            headers["Content-Encoding"] = coding
+    body, coding = await _smaller(body, choose(accept_encoding), _page_bodies)
+    if coding is not None:
+        headers["Content-Encoding"] = coding
     return Response(body, media_type=media_type, headers=headers)
+
+
+async def _smaller(
+    body: bytes, coding: str | None, bodies: CompressedBodies
+) -> tuple[bytes, str | None]:
+    """(`body` in `coding`, the coding) where that is smaller; else (`body`, None)."""
+    if coding is None or not body:
+        return body, None
+    encoded = bodies.cached(body, coding)
+    if encoded is None:
+        # brotli at its strongest takes tens of ms per page: not on the event loop.
+        encoded = await anyio.to_thread.run_sync(bodies.get, body, coding)
+    return (encoded, coding) if len(encoded) < len(body) else (body, None)
 
 
 class CompressPages:
@@ -215,14 +223,9 @@ class CompressPages:
     ) -> None:
         headers = MutableHeaders(raw=list(start.get("headers", [])))
         add_vary(headers)
-        if coding is not None and body:
-            encoded = self.bodies.cached(body, coding)
-            if encoded is None:
-                # brotli at its strongest takes tens of ms per page: not on the event loop.
-                encoded = await anyio.to_thread.run_sync(self.bodies.get, body, coding)
-            if len(encoded) < len(body):
-                body = encoded
-                headers["Content-Encoding"] = coding
+        body, sent = await _smaller(body, coding, self.bodies)
+        if sent is not None:
+            headers["Content-Encoding"] = sent
         headers["Content-Length"] = str(len(body))
         await send({**start, "headers": headers.raw})
         await send(
