@@ -321,14 +321,17 @@ def _two_recipients_and_rewrapped(v: int) -> list[dict[str, Any]]:
     ]
 
 
-def _v3_envelope_vectors() -> list[dict[str, Any]]:
-    """Envelope version 3 (the hash-list payload digest): what writers produce now."""
+def _ok_envelopes(v: int) -> tuple[list[dict[str, Any]], bytes]:
+    """The ``ok-v{v}-size-*`` vectors, each checked against the public writer
+    (its default for v3, ``version=4`` for v4), and the last of them: 20000
+    bytes that pad to five whole chunks of 4096."""
     vecs: list[dict[str, Any]] = []
     envelope = b""
+    writer = {} if v == 3 else {"version": v}
     for n, chunk in ((0, 65536), (1, 65536), (65537, 65536), (20000, 4096)):
-        name = f"ok-v3-size-{n}-chunk-{chunk}"
+        name = f"ok-v{v}-size-{n}-chunk-{chunk}"
         content = _content(name, n)
-        envelope = _seal(name, content, chunk=chunk, v=3)
+        envelope = _seal(name, content, chunk=chunk, v=v)
         # The public writer produces exactly this version and these bytes.
         same = seal_bytes(
             content,
@@ -337,11 +340,17 @@ def _v3_envelope_vectors() -> list[dict[str, Any]]:
             recipients=[V1.x25519_public],  # type: ignore[list-item]
             chunk=chunk,
             rng=DetRng("envelope/" + name),
+            **writer,
         )
         if same != envelope:
-            raise AssertionError(f"{name}: seal_bytes no longer writes version 3")
+            raise AssertionError(f"{name}: seal_bytes({writer}) no longer writes these bytes")
         vecs.append(_envelope_vector(name, envelope, ["verifier-1"], "ok", content))
-    aligned = envelope  # 20000 bytes pad to five whole chunks of 4096
+    return vecs, envelope
+
+
+def _v3_envelope_vectors() -> list[dict[str, Any]]:
+    """Envelope version 3 (the hash-list payload digest): what writers produce now."""
+    vecs, aligned = _ok_envelopes(3)
     vecs += _two_recipients_and_rewrapped(3)
     off = _payload_offset(aligned)
     step = 4096 + 17
@@ -398,26 +407,8 @@ def _with_version(envelope: bytes, old: int, new: int) -> bytes:
 def _v4_envelope_vectors() -> list[dict[str, Any]]:
     """Envelope version 4 (PROTOCOL.md version 5): AES-256-GCM in the STREAM
     construction, what a browser without WebAssembly writes."""
-    vecs: list[dict[str, Any]] = []
-    envelope = b""
-    for n, chunk in ((0, 65536), (1, 65536), (65537, 65536), (20000, 4096)):
-        name = f"ok-v4-size-{n}-chunk-{chunk}"
-        content = _content(name, n)
-        envelope = _seal(name, content, chunk=chunk, v=4)
-        same = seal_bytes(
-            content,
-            kind="attachment",
-            manifest=GENESIS_REF,
-            recipients=[V1.x25519_public],  # type: ignore[list-item]
-            chunk=chunk,
-            rng=DetRng("envelope/" + name),
-            version=4,
-        )
-        if same != envelope:
-            raise AssertionError(f"{name}: seal_bytes(version=4) writes other bytes")
-        vecs.append(_envelope_vector(name, envelope, ["verifier-1"], "ok", content))
+    vecs, aligned = _ok_envelopes(4)
     aligned_name = "ok-v4-size-20000-chunk-4096"
-    aligned = envelope  # 20000 bytes pad to five whole chunks of 4096
     plain = _padded_plain(_content(aligned_name, 20000))
     pieces = [plain[i : i + 4096] for i in range(0, len(plain), 4096)]
     if len(pieces) != 5:
